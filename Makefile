@@ -1,0 +1,62 @@
+# ReliefMatch tasks. `make help` lists them.
+# The two commands a new user needs: `make run` and `make test`.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format migrations-check check ci messages serve demo clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# The virtual environment is rebuilt only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ReliefMatch needs Python 3.11 or newer; set PYTHON=python3.x")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the app with its dev tools
+
+demo: install ## Migrate the SQLite database and load the demo data
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
+	DJANGO_DEBUG=1 $(PY) manage.py setup_demo
+
+run: demo ## Set up and start the app with demo data on http://127.0.0.1:8000
+	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install ## Set up and run the whole test suite (DATABASE_URL picks the database)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: install ## Fail when models changed without a migration
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+check: lint migrations-check test ## Everything CI checks, on the current database
+
+messages: install ## Refresh locale/ .po files and compile them to .mo (needs GNU gettext)
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages --locale zh_Hans --ignore '.venv/*' --ignore 'tests/*' --no-obsolete
+	DJANGO_DEBUG=1 $(PY) manage.py compilemessages --locale zh_Hans --ignore '.venv/*'
+
+serve: install ## Production-style: collectstatic, then gunicorn (needs DJANGO_SECRET_KEY)
+	$(PY) manage.py collectstatic --no-input
+	$(BIN)/gunicorn -c gunicorn.conf.py reliefmatch.wsgi
+
+ci: ## What CI runs: bash .ci/run
+	bash .ci/run
+
+clean: ## Remove the virtual environment, SQLite database and collected static files
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

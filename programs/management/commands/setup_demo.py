@@ -1,0 +1,52 @@
+"""Load the demo data and (re)create the demo admin account, for local use only."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo admin account 'admin'. "
+        "The password comes from DEMO_ADMIN_PASSWORD or is generated and printed. "
+        "Refuses to run unless DEBUG is on."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args, username: str, **options):
+        if not settings.DEBUG:
+            raise CommandError(
+                "setup_demo creates a demo admin account and only runs with DJANGO_DEBUG=1."
+            )
+
+        password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=username, defaults={"email": "admin@example.com"}
+        )
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+
+        lines = [
+            "",
+            "ReliefMatch is ready.",
+            "  Open      http://127.0.0.1:8000/",
+            "  Admin     http://127.0.0.1:8000/admin/",
+            f"  Username  {username}",
+            f"  Password  {password}"
+            + (
+                ""
+                if "DEMO_ADMIN_PASSWORD" in os.environ
+                else "  (new each run; set DEMO_ADMIN_PASSWORD to choose one)"
+            ),
+            "",
+        ]
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))
