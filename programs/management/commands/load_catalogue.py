@@ -1,0 +1,48 @@
+"""Load the programme catalogue file into the database (insert or update by slug)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from programs import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Insert or update providers and programmes from the catalogue file by slug. "
+        "Idempotent: unchanged programmes are left alone."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "path",
+            nargs="?",
+            type=Path,
+            default=services.CATALOGUE_FILE,
+            help="catalogue TOML file (default: the one shipped with the app)",
+        )
+
+    def handle(self, *args, path: Path, **options):
+        if not path.is_file():
+            raise CommandError(f"No catalogue file at {path}")
+        try:
+            report = services.load_catalogue(path=path)
+        except services.CatalogueError as error:
+            raise CommandError(
+                "The catalogue has errors; nothing was loaded:\n" + str(error)
+            ) from error
+        except ValueError as error:  # tomllib.TOMLDecodeError is a ValueError
+            raise CommandError(f"Cannot read {path}: {error}") from error
+        self.stdout.write(
+            f"Catalogue {report.version}: {len(report.created)} created, "
+            f"{len(report.updated)} updated, {len(report.unchanged)} unchanged."
+        )
+        if options["verbosity"] > 1:
+            for label, slugs in (
+                ("created", report.created),
+                ("updated", report.updated),
+            ):
+                for slug in slugs:
+                    self.stdout.write(f"  {label}: {slug}")

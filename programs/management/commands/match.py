@@ -1,0 +1,97 @@
+"""Match one profile (a JSON file or standard input) against the catalogue."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from programs import matching, services
+
+
+def as_of_date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(
+            f"--as-of must be a date as YYYY-MM-DD, not {text!r}"
+        ) from None
+
+
+class Command(BaseCommand):
+    help = "Print the ranked programme matches for a profile given as JSON ('-' reads standard input)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "profile", help="path to a JSON profile, or - for standard input"
+        )
+        parser.add_argument(
+            "--as-of", type=as_of_date, default=None, help="YYYY-MM-DD (default: today)"
+        )
+        parser.add_argument("--format", choices=["json", "text"], default="text")
+
+    def handle(self, *args, profile: str, as_of, format: str, **options):
+        try:
+            if profile == "-":
+                raw = sys.stdin.read()
+            else:
+                with open(profile, encoding="utf-8") as fp:
+                    raw = fp.read()
+        except OSError as error:
+            raise CommandError(f"Cannot read {profile}: {error.strerror}") from error
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise CommandError(f"{profile} is not valid JSON: {error}") from error
+        if isinstance(data, dict) and "as_of" in data:
+            as_of = as_of or as_of_date(str(data.pop("as_of")))
+        try:
+            parsed = matching.parse_profile(data)
+        except matching.ProfileError as error:
+            lines = [
+                f"  {name}: {' '.join(messages)}"
+                for name, messages in error.errors.items()
+            ]
+            raise CommandError(
+                "The profile has problems:\n" + "\n".join(lines)
+            ) from error
+
+        report = services.run_match(profile=parsed, as_of=as_of or timezone.localdate())
+        if format == "json":
+            self.stdout.write(
+                json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
+            )
+        else:
+            self.stdout.write(render_text(report))
+
+
+def render_text(report: matching.MatchReport) -> str:
+    derived = report.profile.derived()
+    lines = [
+        f"As of {report.as_of.isoformat()} · catalogue {report.catalogue_version}",
+        "Derived: "
+        + ", ".join(
+            f"{name}={matching.jsonable(value)}" for name, value in derived.items()
+        ),
+        "Counts: " + ", ".join(f"{tier}={n}" for tier, n in report.counts().items()),
+        "",
+    ]
+    for rank, m in enumerate(report.matches, start=1):
+        p = m.programme
+        lines.append(
+            f"{rank:>2}. {p.slug} · {p.name} · {m.outcome}{' (near miss)' if m.near_miss else ''}"
+            f" · {m.availability} · score {m.score}"
+        )
+        for r in m.results:
+            c = r.criterion
+            kind = "" if c.required else " [preference]"
+            lines.append(
+                f"      [{r.state}] {c.field} {c.operator} {matching.jsonable(c.value)!s}"
+                f" (you: {matching.jsonable(r.actual)!s}; group {c.group}; {c.basis}){kind}: {r.reason}"
+            )
+        if m.questions:
+            lines.append(f"      questions: {', '.join(m.questions)}")
+    return "\n".join(lines)

@@ -1,0 +1,330 @@
+"""
+Thin models: the catalogue (providers, programmes, criteria, sources) and
+stored business profiles. Eligibility logic lives in ``programs.matching``;
+``programs.services`` converts between these rows and its plain dataclasses.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from . import matching
+
+
+def localized(obj: models.Model, name: str) -> str:
+    """Return obj.<name>_zh_hans in Chinese (when filled), else obj.<name>_en."""
+    language = get_language() or "en"
+    if language.startswith("zh") and (zh := getattr(obj, f"{name}_zh_hans", "")):
+        return zh
+    return getattr(obj, f"{name}_en")
+
+
+class Provider(models.Model):
+    class Kind(models.TextChoices):
+        PLATFORM = "platform", _("platform")
+        BANK = "bank", _("bank")
+        GOVERNMENT = "government", _("government")
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_zh_hans = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name_en"]
+        verbose_name = _("provider")
+        verbose_name_plural = _("providers")
+
+    def __str__(self) -> str:
+        return localized(self, "name")
+
+
+class Programme(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active: availability follows the dates")
+        WITHDRAWN = "withdrawn", _("withdrawn: closed whatever the dates")
+
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    provider = models.ForeignKey(
+        Provider, models.PROTECT, related_name="programmes", verbose_name=_("provider")
+    )
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_zh_hans = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
+    summary_en = models.TextField(_("summary (English)"), blank=True)
+    summary_zh_hans = models.TextField(_("summary (Chinese)"), blank=True)
+    benefits_en = models.TextField(_("what you get (English)"), blank=True)
+    benefits_zh_hans = models.TextField(_("what you get (Chinese)"), blank=True)
+    apply_channel_en = models.CharField(
+        _("where to apply (English)"), max_length=200, blank=True
+    )
+    apply_channel_zh_hans = models.CharField(
+        _("where to apply (Chinese)"), max_length=200, blank=True
+    )
+    apply_steps_en = models.TextField(_("how to apply (English)"), blank=True)
+    apply_steps_zh_hans = models.TextField(_("how to apply (Chinese)"), blank=True)
+    apply_url = models.CharField(_("application link"), max_length=300, blank=True)
+    announced_on = models.DateField(_("announced on"), null=True, blank=True)
+    opens_on = models.DateField(_("opens on"), null=True, blank=True)
+    closes_on = models.DateField(_("closes on"), null=True, blank=True)
+    closes_on_assumed = models.BooleanField(
+        _("closing date is assumed"),
+        default=False,
+        help_text=_("Tick when the provider did not document an end date."),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status, default=Status.ACTIVE
+    )
+    last_verified_on = models.DateField(_("last verified on"), null=True, blank=True)
+    days_to_money = models.PositiveIntegerField(
+        _("days to money or help"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Typical days from applying to receiving money or help; used for ranking."
+        ),
+    )
+    days_to_money_assumed = models.BooleanField(
+        _("days to money is assumed"), default=True
+    )
+    max_amount_cny = models.DecimalField(
+        _("maximum amount (CNY)"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+    needs = models.JSONField(
+        _("needs addressed"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Which needs of a business this programme answers; used for ranking."
+        ),
+    )
+    discretionary_en = models.TextField(
+        _("discretionary selection (English)"),
+        blank=True,
+        help_text=_(
+            "When filled, selection is at the provider's discretion and nobody is shown "
+            "better than 'possibly eligible'. Say why."
+        ),
+    )
+    discretionary_zh_hans = models.TextField(
+        _("discretionary selection (Chinese)"), blank=True
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+
+    def __str__(self) -> str:
+        return localized(self, "name")
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("programs:programme_detail", args=[self.slug])
+
+
+class Criterion(models.Model):
+    class Basis(models.TextChoices):
+        DOCUMENTED = matching.Basis.DOCUMENTED, _("documented by the provider")
+        ASSUMED = matching.Basis.ASSUMED, _("our assumption")
+
+    programme = models.ForeignKey(
+        Programme, models.CASCADE, related_name="criteria", verbose_name=_("programme")
+    )
+    field = models.CharField(
+        _("profile field"),
+        max_length=40,
+        choices=[
+            (name, matching.FIELDS[name].label) for name in matching.CRITERION_FIELDS
+        ],
+    )
+    operator = models.CharField(
+        _("operator"),
+        max_length=16,
+        choices=[(op.value, label) for op, label in matching.OPERATOR_LABELS.items()],
+    )
+    value = models.JSONField(_("value"))
+    group = models.PositiveSmallIntegerField(
+        _("group"),
+        default=1,
+        help_text=_(
+            "Criteria in the same group are alternatives; every group must pass."
+        ),
+    )
+    required = models.BooleanField(
+        _("required"),
+        default=True,
+        help_text=_(
+            "Untick for a preference: it never excludes, it only raises the score."
+        ),
+    )
+    basis = models.CharField(
+        _("basis"), max_length=16, choices=Basis, default=Basis.DOCUMENTED
+    )
+    explanation_en = models.TextField(_("explanation (English)"), blank=True)
+    explanation_zh_hans = models.TextField(_("explanation (Chinese)"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["programme", "-required", "group", "id"]
+        verbose_name = _("criterion")
+        verbose_name_plural = _("criteria")
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.operator} {self.value}"
+
+
+class Source(models.Model):
+    class Confidence(models.TextChoices):
+        HIGH = "H", _("high: official or several reports agree")
+        MEDIUM = "M", _("medium: one reputable report")
+        LOW = "L", _("low: thin or garbled source")
+
+    programme = models.ForeignKey(
+        Programme, models.CASCADE, related_name="sources", verbose_name=_("programme")
+    )
+    title = models.CharField(_("title"), max_length=300)
+    url = models.CharField(_("address"), max_length=300, blank=True)
+    published_on = models.DateField(_("published on"), null=True, blank=True)
+    confidence = models.CharField(
+        _("confidence"), max_length=1, choices=Confidence, blank=True
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["programme", "published_on", "id"]
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class BusinessProfile(models.Model):
+    """A stored profile: the contract's answers plus the derived fields.
+
+    Sets are stored as bit masks (bit i = the i-th code in matching's
+    vocabulary) so that "contains any of" is one bitwise test in SQL on
+    SQLite and PostgreSQL alike. Derived fields are stored so the database
+    filter path tests exactly what the matcher tests.
+    """
+
+    business_type = models.CharField(
+        _("type of business"), max_length=32, choices=matching.BUSINESS_TYPES
+    )
+    registration = models.CharField(
+        _("registration"),
+        max_length=32,
+        choices=matching.REGISTRATIONS,
+        null=True,
+        blank=True,
+    )
+    province = models.CharField(_("province"), max_length=5, choices=matching.PROVINCES)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    employees = models.PositiveIntegerField(
+        _("employees"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10_000_000)],
+    )
+    annual_revenue_cny = models.DecimalField(
+        _("annual revenue (CNY)"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+    years_operating = models.DecimalField(
+        _("years in business"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    export_share_pct = models.DecimalField(
+        _("export share (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    export_markets_mask = models.IntegerField(
+        _("export markets"), null=True, blank=True
+    )
+    platforms_mask = models.IntegerField(_("platforms"), null=True, blank=True)
+    cash_runway_months = models.DecimalField(
+        _("months of cash runway (as answered)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+    cash_on_hand_cny = models.DecimalField(
+        _("cash on hand (CNY)"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    monthly_fixed_costs_cny = models.DecimalField(
+        _("monthly fixed costs (CNY)"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+    revenue_change_pct = models.DecimalField(
+        _("revenue change (%)"), max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    has_bank_loan = models.BooleanField(_("has a bank loan"), null=True, blank=True)
+    premises = models.CharField(
+        _("premises"), max_length=32, choices=matching.PREMISES, null=True, blank=True
+    )
+    vat_small_scale = models.BooleanField(
+        _("small-scale VAT taxpayer"), null=True, blank=True
+    )
+    needs_mask = models.IntegerField(_("needs"))
+
+    # Derived, never asked.
+    industry = models.CharField(
+        _("industry"), max_length=32, choices=matching.INDUSTRIES
+    )
+    size_class = models.CharField(
+        _("size class"),
+        max_length=8,
+        choices=matching.SIZE_CLASSES,
+        null=True,
+        blank=True,
+    )
+    runway_months = models.DecimalField(
+        _("months of cash runway"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+    urgency = models.CharField(
+        _("urgency"), max_length=8, choices=matching.URGENCIES, null=True, blank=True
+    )
+
+    created_at = models.DateTimeField(
+        _("submitted at"), default=timezone.now, db_index=True
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("business profile")
+        verbose_name_plural = _("business profiles")
+
+    def __str__(self) -> str:
+        return f"{self.get_business_type_display()} · {self.get_province_display()} · #{self.pk}"

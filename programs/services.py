@@ -1,0 +1,365 @@
+"""
+The bridge between the ORM and the pure matcher.
+
+Reads build ``matching`` dataclasses from rows in a fixed number of queries;
+writes take plain data and validate it with the matcher's own rules.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import matching
+from .models import BusinessProfile, Criterion, Programme, Provider, Source
+
+CATALOGUE_FILE = Path(__file__).resolve().parent / "catalogue" / "catalogue.toml"
+
+# --------------------------------------------------------------------------
+# Sets as bit masks
+# --------------------------------------------------------------------------
+
+MASKED_FIELDS: dict[str, tuple[str, ...]] = {
+    "export_markets": matching.FIELDS["export_markets"].codes,
+    "platforms": matching.FIELDS["platforms"].codes,
+    "needs": matching.FIELDS["needs"].codes,
+}
+
+
+def mask_of(codes: Iterable[str], vocabulary: tuple[str, ...]) -> int:
+    return sum(1 << vocabulary.index(code) for code in codes)
+
+
+def codes_of(mask: int, vocabulary: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(code for i, code in enumerate(vocabulary) if mask >> i & 1)
+
+
+# --------------------------------------------------------------------------
+# Criterion values: canonical matcher values <-> JSON column
+# --------------------------------------------------------------------------
+
+
+def value_to_json(value: Any) -> Any:
+    """Return a canonical criterion value as JSON (decimals as exact strings)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, tuple):
+        return [value_to_json(v) for v in value]
+    return value
+
+
+def criterion_rules(row: Criterion) -> matching.Criterion:
+    return matching.Criterion(
+        field=row.field,
+        operator=matching.Operator(row.operator),
+        value=matching.clean_criterion_value(row.field, row.operator, row.value),
+        group=row.group,
+        required=row.required,
+        basis=matching.Basis(row.basis),
+        explanation=matching.Text(row.explanation_en, row.explanation_zh_hans),
+    )
+
+
+def programme_rules(row: Programme) -> matching.Programme:
+    """Return the plain-data programme; expects criteria, sources and provider prefetched."""
+    return build_programme(row, row.criteria.all(), row.sources.all())
+
+
+def build_programme(
+    row: Programme, criteria: Iterable[Criterion], sources: Iterable[Source]
+) -> matching.Programme:
+    """Return the plain-data programme from rows, saved or not."""
+    return matching.Programme(
+        slug=row.slug,
+        provider=row.provider.slug,
+        provider_kind=row.provider.kind,
+        provider_name=matching.Text(row.provider.name_en, row.provider.name_zh_hans),
+        name=matching.Text(row.name_en, row.name_zh_hans),
+        criteria=tuple(criterion_rules(c) for c in criteria),
+        summary=matching.Text(row.summary_en, row.summary_zh_hans),
+        benefits=matching.Text(row.benefits_en, row.benefits_zh_hans),
+        apply_channel=matching.Text(row.apply_channel_en, row.apply_channel_zh_hans),
+        apply_steps=matching.Text(row.apply_steps_en, row.apply_steps_zh_hans),
+        apply_url=row.apply_url,
+        announced_on=row.announced_on,
+        opens_on=row.opens_on,
+        closes_on=row.closes_on,
+        closes_on_assumed=row.closes_on_assumed,
+        withdrawn=row.status == Programme.Status.WITHDRAWN,
+        last_verified_on=row.last_verified_on,
+        days_to_money=row.days_to_money,
+        days_to_money_assumed=row.days_to_money_assumed,
+        max_amount_cny=row.max_amount_cny,
+        needs=frozenset(row.needs),
+        discretionary=matching.Text(row.discretionary_en, row.discretionary_zh_hans),
+        sources=tuple(
+            matching.Source(s.title, s.url, s.published_on, s.confidence)
+            for s in sources
+        ),
+    )
+
+
+def programme_queryset():
+    return Programme.objects.select_related("provider").prefetch_related(
+        "criteria", "sources"
+    )
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    programmes: tuple[matching.Programme, ...]
+    version: str
+
+    def get(self, slug: str) -> matching.Programme | None:
+        return next((p for p in self.programmes if p.slug == slug), None)
+
+
+def current_catalogue() -> Catalogue:
+    """Return every programme as plain data with the catalogue version (four queries)."""
+    programmes = tuple(programme_rules(row) for row in programme_queryset())
+    return Catalogue(programmes, matching.catalogue_version(programmes))
+
+
+def run_match(
+    *, profile: matching.Profile, as_of: datetime.date | None = None
+) -> matching.MatchReport:
+    """Return the ranked results for a profile against the current catalogue."""
+    catalogue = current_catalogue()
+    return matching.match(
+        profile,
+        catalogue.programmes,
+        as_of=as_of or timezone.localdate(),
+        catalogue_version=catalogue.version,
+    )
+
+
+# --------------------------------------------------------------------------
+# Stored profiles
+# --------------------------------------------------------------------------
+
+
+def profile_model_fields(profile: matching.Profile) -> dict[str, Any]:
+    """Return BusinessProfile column values for a profile, derived fields included."""
+    values: dict[str, Any] = {}
+    for name in matching.PROFILE_FIELDS:
+        value = getattr(profile, name)
+        if name in MASKED_FIELDS:
+            values[f"{name}_mask"] = (
+                None if value is None else mask_of(value, MASKED_FIELDS[name])
+            )
+        else:
+            values[name] = value
+    derived = profile.derived()
+    values["industry"] = derived["industry"]
+    values["size_class"] = derived["size_class"]
+    values["urgency"] = derived["urgency"]
+    values["runway_months"] = derived["cash_runway_months"]
+    return values
+
+
+def profile_from_model(row: BusinessProfile) -> matching.Profile:
+    values: dict[str, Any] = {}
+    for name in matching.PROFILE_FIELDS:
+        if name in MASKED_FIELDS:
+            mask = getattr(row, f"{name}_mask")
+            values[name] = None if mask is None else codes_of(mask, MASKED_FIELDS[name])
+        else:
+            values[name] = getattr(row, name)
+    values["city"] = values["city"] or ""
+    return matching.Profile(**values)
+
+
+def profile_create(*, profile: matching.Profile, **extra: Any) -> BusinessProfile:
+    row = BusinessProfile(**profile_model_fields(profile), **extra)
+    row.full_clean()
+    row.save()
+    return row
+
+
+# --------------------------------------------------------------------------
+# Loading the catalogue file
+# --------------------------------------------------------------------------
+
+TEXT_FIELDS = (
+    "name",
+    "summary",
+    "benefits",
+    "apply_channel",
+    "apply_steps",
+    "discretionary",
+)
+PLAIN_FIELDS = (
+    "apply_url",
+    "announced_on",
+    "opens_on",
+    "closes_on",
+    "closes_on_assumed",
+    "last_verified_on",
+    "days_to_money",
+    "days_to_money_assumed",
+    "max_amount_cny",
+)
+
+
+class CatalogueError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class LoadReport:
+    version: str
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _programme_defaults(entry: Mapping[str, Any]) -> dict[str, Any]:
+    defaults: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        defaults[f"{name}_en"] = entry.get(f"{name}_en", "")
+        defaults[f"{name}_zh_hans"] = entry.get(f"{name}_zh_hans", "")
+    for name in PLAIN_FIELDS:
+        defaults[name] = entry.get(name, Programme._meta.get_field(name).get_default())
+    if defaults["apply_url"] is None:
+        defaults["apply_url"] = ""
+    if defaults["max_amount_cny"] is not None:
+        defaults["max_amount_cny"] = Decimal(str(defaults["max_amount_cny"]))
+    defaults["needs"] = sorted(entry.get("needs", []))
+    defaults["status"] = entry.get("status", Programme.Status.ACTIVE)
+    return defaults
+
+
+def _criterion_rows(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for c in entry.get("criteria", []):
+        value = matching.clean_criterion_value(c["field"], c["operator"], c["value"])
+        rows.append(
+            {
+                "field": c["field"],
+                "operator": c["operator"],
+                "value": value_to_json(value),
+                "group": c.get("group", 1),
+                "required": c.get("required", True),
+                "basis": c.get("basis", matching.Basis.DOCUMENTED),
+                "explanation_en": c.get("explanation_en", ""),
+                "explanation_zh_hans": c.get("explanation_zh_hans", ""),
+            }
+        )
+    return rows
+
+
+def _source_rows(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": s["title"],
+            "url": s.get("url", ""),
+            "published_on": s.get("published_on"),
+            "confidence": s.get("confidence", ""),
+        }
+        for s in entry.get("sources", [])
+    ]
+
+
+def _validate_catalogue(data: Mapping[str, Any]) -> None:
+    problems: list[str] = []
+    providers = data.get("providers", {})
+    seen: set[str] = set()
+    need_codes = set(matching.FIELDS["needs"].codes)
+    for entry in data.get("programmes", []):
+        slug = entry.get("slug", "?")
+        if slug in seen:
+            problems.append(f"{slug}: duplicate slug")
+        seen.add(slug)
+        if entry.get("provider") not in providers:
+            problems.append(f"{slug}: unknown provider {entry.get('provider')!r}")
+        if unknown := set(entry.get("needs", [])) - need_codes:
+            problems.append(f"{slug}: unknown needs {sorted(unknown)}")
+        for i, c in enumerate(entry.get("criteria", []), start=1):
+            try:
+                matching.clean_criterion_value(c["field"], c["operator"], c["value"])
+            except matching.RuleError as error:
+                problems.append(f"{slug}: criterion {i}: {error.errors}")
+    if problems:
+        raise CatalogueError(problems)
+
+
+@transaction.atomic
+def load_catalogue(*, path: Path = CATALOGUE_FILE) -> LoadReport:
+    """Insert or update providers and programmes by slug; never duplicate.
+
+    A programme whose content already matches the file is left untouched, so
+    running this twice writes nothing (and adds no history) the second time.
+    """
+    with path.open("rb") as fp:
+        data = tomllib.load(fp)
+    _validate_catalogue(data)
+    report = LoadReport(version=str(data.get("version", "")))
+
+    providers = {}
+    for slug, p in data.get("providers", {}).items():
+        provider, _ = Provider.objects.get_or_create(
+            slug=slug, defaults={"name_en": p["name_en"], "kind": p["kind"]}
+        )
+        wanted = {
+            "name_en": p["name_en"],
+            "name_zh_hans": p.get("name_zh_hans", ""),
+            "kind": p["kind"],
+        }
+        if any(getattr(provider, k) != v for k, v in wanted.items()):
+            for k, v in wanted.items():
+                setattr(provider, k, v)
+            provider.save()
+        providers[slug] = provider
+
+    existing = {row.slug: row for row in programme_queryset()}
+    for entry in data.get("programmes", []):
+        slug = entry["slug"]
+        defaults = _programme_defaults(entry)
+        criteria = _criterion_rows(entry)
+        sources = _source_rows(entry)
+        row = existing.get(slug)
+        if row is None:
+            row = Programme(
+                slug=slug, provider=providers[entry["provider"]], **defaults
+            )
+            row.full_clean()
+            row.save()
+            report.created.append(slug)
+        else:
+            before = programme_rules(row).to_dict()
+            candidate = build_programme(
+                Programme(slug=slug, provider=providers[entry["provider"]], **defaults),
+                [Criterion(**c) for c in criteria],
+                [Source(**s) for s in sources],
+            ).to_dict()
+            if candidate == before:
+                report.unchanged.append(slug)
+                continue
+            row.provider = providers[entry["provider"]]
+            for k, v in defaults.items():
+                setattr(row, k, v)
+            row.full_clean()
+            row.save()
+            for old in list(row.criteria.all()):
+                old.delete()
+            for old in list(row.sources.all()):
+                old.delete()
+            report.updated.append(slug)
+        # One by one, not bulk_create, so the history records every row.
+        for c in criteria:
+            Criterion.objects.create(programme=row, **c)
+        for s in sources:
+            Source.objects.create(programme=row, **s)
+    return report

@@ -1,0 +1,110 @@
+"""Hypothesis strategies for random profiles and random rules of the contract."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from programs import matching
+from programs.matching import FIELDS, OPERATORS_FOR_KIND, FieldKind
+
+# Values a rule and a profile both draw from, so boundaries are hit often.
+LANDMARKS = [
+    Decimal(v) for v in ("0", "0.5", "1", "3", "6", "10", "50", "100", "1000000")
+]
+
+
+def decimals_for(spec):
+    low = spec.minimum if spec.minimum is not None else Decimal(0)
+    high = spec.maximum if spec.maximum is not None else Decimal(10**9)
+    landmarks = [v for v in LANDMARKS if low <= v <= high] + [low, high]
+    if spec.kind is FieldKind.INTEGER:
+        return st.one_of(
+            st.sampled_from([int(v) for v in landmarks if v == v.to_integral_value()]),
+            st.integers(min_value=int(low), max_value=int(high)),
+        )
+    return st.one_of(
+        st.sampled_from(landmarks),
+        st.decimals(
+            min_value=low,
+            max_value=high,
+            places=2,
+            allow_nan=False,
+            allow_infinity=False,
+        ),
+    )
+
+
+def answer_for(name):
+    spec = FIELDS[name]
+    if spec.kind is FieldKind.CHOICE:
+        return st.sampled_from(spec.codes)
+    if spec.kind is FieldKind.MULTI:
+        return st.frozensets(st.sampled_from(spec.codes), max_size=4)
+    if spec.kind is FieldKind.BOOLEAN:
+        return st.booleans()
+    if spec.kind is FieldKind.TEXT:
+        return st.sampled_from(["", "Wuhan", "武汉"])
+    return decimals_for(spec)
+
+
+@st.composite
+def profiles(draw):
+    values = {
+        "business_type": draw(answer_for("business_type")),
+        "province": draw(answer_for("province")),
+        "needs": draw(
+            st.frozensets(
+                st.sampled_from(FIELDS["needs"].codes), min_size=1, max_size=4
+            )
+        ),
+    }
+    for name in matching.PROFILE_FIELDS:
+        if name in values:
+            continue
+        values[name] = draw(st.one_of(st.none(), answer_for(name)))
+    values["city"] = values["city"] or ""
+    return matching.Profile(**values)
+
+
+@st.composite
+def criteria(draw):
+    name = draw(st.sampled_from(matching.CRITERION_FIELDS))
+    spec = FIELDS[name]
+    operator = draw(st.sampled_from(OPERATORS_FOR_KIND[spec.kind]))
+    Op = matching.Operator
+    if operator is Op.EQUALS:
+        raw = draw(st.sampled_from(spec.codes))
+    elif operator in (Op.ONE_OF, Op.NOT_ONE_OF, Op.CONTAINS_ANY):
+        raw = sorted(
+            draw(st.frozensets(st.sampled_from(spec.codes), min_size=1, max_size=5))
+        )
+    elif operator is Op.IS:
+        raw = draw(st.booleans())
+    elif operator is Op.BETWEEN:
+        a, b = draw(decimals_for(spec)), draw(decimals_for(spec))
+        raw = [str(min(a, b)), str(max(a, b))]
+    else:
+        raw = str(draw(decimals_for(spec)))
+    return matching.Criterion(
+        field=name,
+        operator=operator,
+        value=matching.clean_criterion_value(name, operator, raw),
+        group=draw(st.integers(min_value=1, max_value=3)),
+        required=draw(st.sampled_from([True, True, True, False])),
+    )
+
+
+@st.composite
+def programmes(draw):
+    rules = draw(st.lists(criteria(), min_size=0, max_size=6))
+    discretionary = draw(st.sampled_from(["", "", "", "at the provider's discretion"]))
+    return matching.Programme(
+        slug="generated",
+        provider="acme",
+        provider_kind="platform",
+        name=matching.Text("Generated", "生成"),
+        criteria=tuple(rules),
+        discretionary=matching.Text(discretionary, ""),
+    )

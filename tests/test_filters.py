@@ -1,0 +1,85 @@
+"""The database filter path selects exactly what the matcher decides, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from programs import filters, matching, services
+from programs.models import BusinessProfile
+
+from .builders import make_profile, make_programme, rule
+from .strategies import profiles, programmes
+
+AS_OF = datetime.date(2020, 6, 1)
+
+
+def store(profile_list):
+    return BusinessProfile.objects.bulk_create(
+        [BusinessProfile(**services.profile_model_fields(p)) for p in profile_list]
+    )
+
+
+class FilterAgreementTests(TestCase):
+    @settings(
+        max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(
+        profile_list=st.lists(profiles(), min_size=1, max_size=12),
+        programme=programmes(),
+    )
+    def test_database_filters_agree_with_the_matcher(self, profile_list, programme):
+        rows = store(profile_list)
+        expected = {
+            row.pk: matching.assess(profile, programme, as_of=AS_OF)
+            for row, profile in zip(rows, profile_list, strict=True)
+        }
+        queryset = BusinessProfile.objects.all()
+        for outcome in matching.Outcome:
+            selected = set(
+                filters.matching_profiles(queryset, programme, outcome).values_list(
+                    "pk", flat=True
+                )
+            )
+            assert selected == {
+                pk for pk, m in expected.items() if m.outcome is outcome
+            }, outcome
+        counts = filters.outcome_counts(queryset, [programme])[programme.slug]
+        assert counts["near_miss"] == sum(m.near_miss for m in expected.values())
+        for outcome in matching.Outcome:
+            assert counts[outcome.value] == sum(
+                m.outcome is outcome for m in expected.values()
+            )
+
+    @settings(max_examples=100, deadline=None)
+    @given(profile=profiles())
+    def test_stored_profile_reads_back_as_the_same_profile(self, profile):
+        [row] = store([profile])
+        row.refresh_from_db()
+        assert services.profile_from_model(row) == profile
+        assert row.size_class == profile.size_class
+        assert row.urgency == profile.urgency
+
+
+class TransitionTests(TestCase):
+    def test_transition_counts_report_how_outcomes_move_after_a_rule_change(self):
+        store(
+            [
+                make_profile(employees=5),
+                make_profile(employees=30),
+                make_profile(employees=80),
+                make_profile(),
+            ]
+        )
+        before = make_programme("p", rule("employees", "lte", 20))
+        after = make_programme("p", rule("employees", "lte", 50))
+        counts = filters.transition_counts(BusinessProfile.objects.all(), before, after)
+        assert counts == {
+            ("eligible", "eligible"): 1,
+            ("not_eligible", "eligible"): 1,
+            ("not_eligible", "not_eligible"): 1,
+            ("possibly_eligible", "possibly_eligible"): 1,
+        }
