@@ -898,18 +898,25 @@ class Programme:
         data: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            # Sorted, so that the order rows come back in never changes the
+            # fingerprint of a programme whose content did not change.
             if f.name == "criteria":
-                data[f.name] = [c.to_dict() for c in value]
+                data[f.name] = sorted((c.to_dict() for c in value), key=_canonical)
             elif f.name == "sources":
-                data[f.name] = [
-                    {k: jsonable(v) for k, v in s.__dict__.items()} for s in value
-                ]
+                data[f.name] = sorted(
+                    ({k: jsonable(v) for k, v in s.__dict__.items()} for s in value),
+                    key=_canonical,
+                )
             elif isinstance(value, Text):
                 data[f"{f.name}_en"] = value.en
                 data[f"{f.name}_zh_hans"] = value.zh
             else:
                 data[f.name] = jsonable(value)
         return data
+
+
+def _canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
 def catalogue_version(programmes: Iterable[Programme]) -> str:

@@ -131,11 +131,6 @@ class Programme(models.Model):
     def __str__(self) -> str:
         return localized(self, "name")
 
-    def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
-        return reverse("programs:programme_detail", args=[self.slug])
-
 
 class Criterion(models.Model):
     class Basis(models.TextChoices):
@@ -208,7 +203,7 @@ class Source(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["programme", "published_on", "id"]
+        ordering = ["programme", "id"]
         verbose_name = _("source")
         verbose_name_plural = _("sources")
 

@@ -7,24 +7,44 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from programs import demo, services
+from programs.models import BusinessProfile
 
 
 class Command(BaseCommand):
     help = (
-        "Create the demo admin account 'admin'. "
+        "Load the programme catalogue and 300 synthetic business profiles (once), and "
+        "create the demo admin account 'admin'. "
         "The password comes from DEMO_ADMIN_PASSWORD or is generated and printed. "
         "Refuses to run unless DEBUG is on."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--profiles",
+            type=int,
+            default=300,
+            help="synthetic profiles to add when there are none",
+        )
 
-    def handle(self, *args, username: str, **options):
+    def handle(self, *args, username: str, profiles: int, **options):
         if not settings.DEBUG:
             raise CommandError(
                 "setup_demo creates a demo admin account and only runs with DJANGO_DEBUG=1."
             )
+        call_command(
+            "load_catalogue", verbosity=options["verbosity"], stdout=self.stdout
+        )
+        if not BusinessProfile.objects.exists():
+            BusinessProfile.objects.bulk_create(
+                BusinessProfile(**services.profile_model_fields(p))
+                for p in demo.synthetic_profiles(profiles)
+            )
+            self.stdout.write(f"Added {profiles} synthetic business profiles.")
 
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user_model = get_user_model()

@@ -1,0 +1,396 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import filters, matching, services
+from .models import BusinessProfile, Criterion, Programme, Provider, Source
+
+# -- forms --------------------------------------------------------------------
+
+
+def value_as_text(value: Any) -> str:
+    """Return a stored criterion value as the admin types it."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+class CriterionForm(forms.ModelForm):
+    """A criterion whose value is typed as text and checked against its field."""
+
+    value = forms.CharField(
+        label=_("value"),
+        help_text=_(
+            "Codes separated by commas for 'is one of' and 'contains any of'; "
+            "one number for 'at least'/'at most'; 'low, high' for 'between'; yes or no."
+        ),
+    )
+
+    class Meta:
+        model = Criterion
+        fields = [
+            "group",
+            "required",
+            "field",
+            "operator",
+            "value",
+            "basis",
+            "explanation_en",
+            "explanation_zh_hans",
+        ]
+        widgets = {
+            "explanation_en": forms.Textarea(attrs={"rows": 2, "cols": 30}),
+            "explanation_zh_hans": forms.Textarea(attrs={"rows": 2, "cols": 30}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["value"] = value_as_text(self.instance.value)
+
+    def clean(self):
+        cleaned = super().clean()
+        field_name, operator, value = (
+            cleaned.get("field"),
+            cleaned.get("operator"),
+            cleaned.get("value"),
+        )
+        if field_name and operator and value is not None:
+            try:
+                canonical = matching.clean_criterion_value(field_name, operator, value)
+            except matching.RuleError as error:
+                for part, problems in error.errors.items():
+                    for problem in problems:
+                        self.add_error(part if part in self.fields else None, problem)
+            else:
+                cleaned["value"] = services.value_to_json(canonical)
+        return cleaned
+
+
+class ProgrammeForm(forms.ModelForm):
+    needs = forms.MultipleChoiceField(
+        label=_("needs addressed"),
+        choices=matching.NEEDS,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Programme
+        fields = ["needs"]  # the admin's fieldsets add the rest
+
+    def clean_needs(self):
+        return sorted(self.cleaned_data["needs"])
+
+
+# -- inlines and filters ----------------------------------------------------------
+
+
+class CriterionInline(admin.StackedInline):
+    model = Criterion
+    form = CriterionForm
+    extra = 0
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("group", "required", "basis"),
+                    ("field", "operator", "value"),
+                ]
+            },
+        ),
+        (
+            _("Explanation shown to users"),
+            {"fields": [("explanation_en", "explanation_zh_hans")]},
+        ),
+    ]
+
+
+class SourceInline(admin.TabularInline):
+    model = Source
+    extra = 0
+
+
+class OpenNowFilter(admin.SimpleListFilter):
+    title = _("open today")
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Open today")), ("no", _("Not open today"))]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        open_now = (
+            Q(status=Programme.Status.ACTIVE)
+            & (Q(opens_on__isnull=True) | Q(opens_on__lte=today))
+            & (Q(closes_on__isnull=True) | Q(closes_on__gte=today))
+        )
+        if self.value() == "yes":
+            return queryset.filter(open_now)
+        if self.value() == "no":
+            return queryset.exclude(open_now)
+        return queryset
+
+
+# -- impact of a rule change ----------------------------------------------------------
+
+
+def describe_impact(
+    before: matching.Programme | None, after: matching.Programme
+) -> tuple[str, dict[str, int]]:
+    """Return a sentence and figures on how stored profiles' outcomes moved."""
+    profiles = BusinessProfile.objects.all()
+    if before is None:
+        counts = filters.outcome_counts(profiles, [after])[after.slug]
+        figures = {
+            "total": sum(counts[o.value] for o in matching.Outcome),
+            "became_eligible": counts["eligible"],
+            "stopped_eligible": 0,
+            "changed_tier": counts["eligible"] + counts["possibly_eligible"],
+        }
+    else:
+        moves = filters.transition_counts(profiles, before, after)
+        figures = {
+            "total": sum(moves.values()),
+            "became_eligible": sum(
+                n for (b, a), n in moves.items() if a == "eligible" != b
+            ),
+            "stopped_eligible": sum(
+                n for (b, a), n in moves.items() if b == "eligible" != a
+            ),
+            "changed_tier": sum(n for (b, a), n in moves.items() if a != b),
+        }
+    message = gettext(
+        "Impact on %(total)s stored profiles: %(became_eligible)s become eligible, "
+        "%(stopped_eligible)s stop being eligible, %(changed_tier)s change tier."
+    ) % {k: f"{v:,}" for k, v in figures.items()}
+    return message, figures
+
+
+class ImpactMixin:
+    """Capture a programme's rules before a save and report the impact after it."""
+
+    def remember_rules(self, request: HttpRequest, programme_pk: int | None) -> None:
+        request._rules_before = (
+            services.programme_rules(services.programme_queryset().get(pk=programme_pk))
+            if programme_pk
+            else None
+        )
+
+    def report_impact(self, request: HttpRequest, programme_pk: int) -> None:
+        after = services.programme_rules(
+            services.programme_queryset().get(pk=programme_pk)
+        )
+        message, _figures = describe_impact(
+            getattr(request, "_rules_before", None), after
+        )
+        self.message_user(request, message, messages.INFO)
+
+
+# -- model admins -------------------------------------------------------------------------
+
+
+@admin.register(Provider)
+class ProviderAdmin(SimpleHistoryAdmin):
+    list_display = ["name_en", "name_zh_hans", "kind", "slug"]
+    list_filter = ["kind"]
+    search_fields = ["name_en", "name_zh_hans", "slug"]
+
+
+@admin.register(Programme)
+class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
+    form = ProgrammeForm
+    inlines = [CriterionInline, SourceInline]
+    list_display = [
+        "slug",
+        "name_en",
+        "provider",
+        "opens_on",
+        "closes_on",
+        "status",
+        "criteria_count",
+    ]
+    list_filter = ["provider", "status", OpenNowFilter]
+    search_fields = ["slug", "name_en", "name_zh_hans", "summary_en", "summary_zh_hans"]
+    readonly_fields = ["updated_at", "rule_history"]
+    fieldsets = [
+        (None, {"fields": ["slug", "provider", ("name_en", "name_zh_hans"), "status"]}),
+        (
+            _("What it offers"),
+            {
+                "fields": [
+                    ("summary_en", "summary_zh_hans"),
+                    ("benefits_en", "benefits_zh_hans"),
+                    "needs",
+                    ("max_amount_cny", "days_to_money", "days_to_money_assumed"),
+                ]
+            },
+        ),
+        (
+            _("How to apply"),
+            {
+                "fields": [
+                    ("apply_channel_en", "apply_channel_zh_hans"),
+                    ("apply_steps_en", "apply_steps_zh_hans"),
+                    "apply_url",
+                ]
+            },
+        ),
+        (
+            _("Availability"),
+            {
+                "fields": [
+                    ("announced_on", "opens_on", "closes_on", "closes_on_assumed"),
+                    "last_verified_on",
+                    ("discretionary_en", "discretionary_zh_hans"),
+                ]
+            },
+        ),
+        (_("Rule changes"), {"fields": ["rule_history", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("provider")
+            .prefetch_related("criteria")
+        )
+
+    @admin.display(description=_("criteria"))
+    def criteria_count(self, obj: Programme) -> int:
+        return len(obj.criteria.all())
+
+    @admin.display(description=_("recent rule changes"))
+    def rule_history(self, obj: Programme) -> str:
+        if not obj.pk:
+            return "-"
+        records = Criterion.history.filter(programme_id=obj.pk).select_related(
+            "history_user"
+        )[:20]
+        if not records:
+            return gettext("No changes yet.")
+        kinds = {
+            "+": gettext("added"),
+            "~": gettext("changed"),
+            "-": gettext("deleted"),
+        }
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li>{} · {} · {} <code>{} {} {}</code> · <a href="{}">{}</a></li>',
+                (
+                    (
+                        timezone.localtime(r.history_date).strftime("%Y-%m-%d %H:%M"),
+                        r.history_user or gettext("system"),
+                        kinds[r.history_type],
+                        r.field,
+                        r.operator,
+                        value_as_text(r.value),
+                        reverse("admin:programs_criterion_history", args=[r.id]),
+                        gettext("history and revert"),
+                    )
+                    for r in records
+                ),
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        self.remember_rules(request, obj.pk if change else None)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        self.report_impact(request, form.instance.pk)
+
+    def get_urls(self):
+        return [
+            path(
+                "impact/",
+                self.admin_site.admin_view(self.impact_view),
+                name="programs_programme_impact",
+            ),
+            *super().get_urls(),
+        ]
+
+    def impact_view(self, request):
+        """Show every programme's outcome counts over all stored profiles (one query)."""
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        catalogue = services.current_catalogue()
+        counts = filters.outcome_counts(
+            BusinessProfile.objects.all(), catalogue.programmes
+        )
+        rows = [(p, counts[p.slug]) for p in catalogue.programmes]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Impact on stored profiles"),
+            "opts": self.model._meta,
+            "rows": rows,
+            "catalogue_version": catalogue.version,
+            "total": BusinessProfile.objects.count(),
+        }
+        return TemplateResponse(
+            request, "admin/programs/programme/impact.html", context
+        )
+
+
+@admin.register(Criterion)
+class CriterionAdmin(ImpactMixin, SimpleHistoryAdmin):
+    """Criteria on their own, so that each has a history that can be reverted."""
+
+    form = CriterionForm
+    list_display = [
+        "programme",
+        "group",
+        "required",
+        "field",
+        "operator",
+        "value",
+        "basis",
+    ]
+    list_filter = ["programme__provider", "basis", "required", "field"]
+    search_fields = [
+        "programme__slug",
+        "field",
+        "explanation_en",
+        "explanation_zh_hans",
+    ]
+    list_select_related = ["programme"]
+
+    def save_model(self, request, obj, form, change):
+        self.remember_rules(request, obj.programme_id)
+        super().save_model(request, obj, form, change)
+        self.report_impact(request, obj.programme_id)
+
+
+@admin.register(BusinessProfile)
+class BusinessProfileAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "business_type",
+        "province",
+        "size_class",
+        "urgency",
+        "created_at",
+    ]
+    list_filter = ["business_type", "size_class", "urgency", "province"]
+    date_hierarchy = "created_at"

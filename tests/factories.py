@@ -1,0 +1,56 @@
+"""factory_boy factories for database tests."""
+
+from __future__ import annotations
+
+import factory
+
+from programs.models import BusinessProfile, Criterion, Programme, Provider
+
+
+class ProviderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Provider
+        django_get_or_create = ["slug"]
+
+    slug = factory.Sequence(lambda n: f"provider-{n}")
+    name_en = factory.Sequence(lambda n: f"Provider {n}")
+    name_zh_hans = factory.Sequence(lambda n: f"提供方{n}")
+    kind = Provider.Kind.PLATFORM
+
+
+class ProgrammeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Programme
+
+    slug = factory.Sequence(lambda n: f"programme-{n}")
+    provider = factory.SubFactory(ProviderFactory)
+    name_en = factory.Sequence(lambda n: f"Programme {n}")
+    name_zh_hans = factory.Sequence(lambda n: f"项目{n}")
+    needs = factory.LazyFunction(lambda: ["financing"])
+
+
+class CriterionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Criterion
+
+    programme = factory.SubFactory(ProgrammeFactory)
+    field = "employees"
+    operator = "lte"
+    value = "20"
+    group = 1
+    required = True
+
+
+class BusinessProfileFactory(factory.django.DjangoModelFactory):
+    """Build through services.profile_model_fields so derived columns are right."""
+
+    class Meta:
+        model = BusinessProfile
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from programs import services
+
+        from .builders import make_profile
+
+        return services.profile_create(profile=make_profile(**kwargs))

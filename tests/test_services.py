@@ -1,0 +1,169 @@
+"""Loading the catalogue file and reading it back as plain data."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from programs import matching, services
+from programs.models import Criterion, Programme, Provider
+
+pytestmark = pytest.mark.django_db
+
+SMALL_CATALOGUE = textwrap.dedent(
+    """
+    version = "test-1"
+
+    [providers.acme]
+    name_en = "Acme Bank"
+    name_zh_hans = "阿克米银行"
+    kind = "bank"
+
+    [[programmes]]
+    slug = "acme-loans"
+    provider = "acme"
+    name_en = "Acme loans"
+    name_zh_hans = "阿克米贷款"
+    opens_on = 2020-03-01
+    closes_on = 2020-06-30
+    days_to_money = 3
+    needs = ["financing"]
+
+      [[programmes.criteria]]
+      field = "size_class"
+      operator = "one_of"
+      value = ["micro", "small"]
+      group = 1
+
+      [[programmes.criteria]]
+      field = "needs"
+      operator = "contains_any"
+      value = ["financing", "interest_relief"]
+      group = 2
+
+      [[programmes.sources]]
+      title = "Acme press release"
+      url = "acme.example"
+      published_on = 2020-03-01
+      confidence = "H"
+
+      [[programmes.sources]]
+      title = "Undated blog post"
+      confidence = "L"
+
+      [[programmes.criteria]]
+      field = "platforms"
+      operator = "contains_any"
+      value = ["alipay_merchant"]
+      required = false
+      group = 0
+    """
+)
+
+
+@pytest.fixture
+def catalogue_file(tmp_path):
+    path = tmp_path / "catalogue.toml"
+    path.write_text(SMALL_CATALOGUE, encoding="utf-8")
+    return path
+
+
+def test_load_creates_programmes_with_rules_and_sources(catalogue_file):
+    report = services.load_catalogue(path=catalogue_file)
+    assert report.created == ["acme-loans"]
+    programme = Programme.objects.get(slug="acme-loans")
+    assert programme.provider.name_zh_hans == "阿克米银行"
+    assert [
+        (c.field, c.operator, c.value, c.required) for c in programme.criteria.all()
+    ] == [
+        ("size_class", "one_of", ["micro", "small"], True),
+        ("needs", "contains_any", ["financing", "interest_relief"], True),
+        ("platforms", "contains_any", ["alipay_merchant"], False),
+    ]
+    assert [s.confidence for s in programme.sources.all()] == ["H", "L"]
+
+
+def test_loading_twice_changes_nothing_and_adds_no_history(catalogue_file):
+    services.load_catalogue(path=catalogue_file)
+    history_rows = Criterion.history.count() + Programme.history.count()
+    report = services.load_catalogue(path=catalogue_file)
+    assert report.unchanged == ["acme-loans"]
+    assert report.created == report.updated == []
+    assert Programme.objects.count() == 1
+    assert Provider.objects.count() == 1
+    assert Criterion.objects.count() == 3
+    assert Criterion.history.count() + Programme.history.count() == history_rows
+
+
+def test_changed_file_updates_by_slug_without_duplicates(catalogue_file):
+    services.load_catalogue(path=catalogue_file)
+    version_before = services.current_catalogue().version
+    catalogue_file.write_text(
+        SMALL_CATALOGUE.replace('"small"]', '"small", "medium"]'), encoding="utf-8"
+    )
+    report = services.load_catalogue(path=catalogue_file)
+    assert report.updated == ["acme-loans"]
+    assert Programme.objects.count() == 1
+    assert Criterion.objects.count() == 3
+    assert Criterion.objects.get(field="size_class").value == [
+        "medium",
+        "micro",
+        "small",
+    ]
+    assert services.current_catalogue().version != version_before
+
+
+def test_catalogue_with_a_bad_rule_loads_nothing(catalogue_file):
+    catalogue_file.write_text(
+        SMALL_CATALOGUE.replace('"micro", "small"', '"micro", "tiny"'), encoding="utf-8"
+    )
+    with pytest.raises(services.CatalogueError, match="acme-loans: criterion 1"):
+        services.load_catalogue(path=catalogue_file)
+    assert Programme.objects.count() == 0
+    assert Provider.objects.count() == 0
+
+
+def test_current_catalogue_reads_plain_data_in_a_fixed_number_of_queries(
+    catalogue_file, django_assert_num_queries
+):
+    services.load_catalogue(path=catalogue_file)
+    with django_assert_num_queries(3):
+        catalogue = services.current_catalogue()
+    [programme] = catalogue.programmes
+    assert programme.name == matching.Text("Acme loans", "阿克米贷款")
+    assert programme.criteria[0].value == ("micro", "small")
+    assert [s.title for s in programme.sources] == [
+        "Acme press release",
+        "Undated blog post",
+    ]
+
+
+def test_shipped_catalogue_loads_once_and_then_is_unchanged():
+    first = services.load_catalogue()
+    second = services.load_catalogue()
+    assert second.created == second.updated == []
+    assert sorted(second.unchanged) == sorted(first.created)
+
+
+def test_shipped_catalogue_loads_and_every_rule_is_valid():
+    report = services.load_catalogue()
+    slugs = set(report.created)
+    assert {
+        "alibaba-spring-thunder-export",
+        "alibaba-spring-thunder-domestic",
+        "mybank-contact-free-loans",
+        "alibaba-cloud-partner-support",
+        "jd-spark",
+        "jd-retail-digitisation",
+    } <= slugs
+    assert len(slugs) >= 14
+    catalogue = services.current_catalogue()
+    for programme in catalogue.programmes:
+        assert programme.name.en, programme.slug
+        assert programme.name.zh, programme.slug
+        assert programme.sources, programme.slug
+        assert programme.criteria, programme.slug
+        # Every programme ran in 2020 and has ended: it must have an end date,
+        # documented or marked as assumed. A start date may be undocumented.
+        assert programme.closes_on is not None, programme.slug
