@@ -83,6 +83,7 @@ def test_match_json_has_ranked_results_with_every_criterion(tmp_path, catalogue)
             ["financing"],
             "met",
         ),
+        ("platforms", "contains_any", ["alipay_merchant"], None, "unknown"),
     ]
     assert (
         result["criteria"][0]["reason"] == "Size class is micro, one of: micro, small."
