@@ -1,0 +1,186 @@
+"""A dozen realistic businesses through `manage.py match` with the shipped catalogue.
+
+Each expectation is what a careful reader of ../shared/catalogue-facts.md and
+the seed articles would answer, as of 15 June 2020, when most programmes ran.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from programs import services
+
+PROFILES = Path(__file__).parent / "profiles"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def shipped_catalogue():
+    services.load_catalogue()
+
+
+def match(name: str, as_of: str = "2020-06-15") -> dict:
+    out = io.StringIO()
+    call_command(
+        "match",
+        str(PROFILES / f"{name}.json"),
+        "--format",
+        "json",
+        "--as-of",
+        as_of,
+        stdout=out,
+    )
+    return json.loads(out.getvalue())
+
+
+def tiers(report: dict) -> dict[str, str]:
+    return {r["slug"]: r["tier"] for r in report["results"]}
+
+
+def ranked(report: dict, tier: str) -> list[str]:
+    return [r["slug"] for r in report["results"] if r["tier"] == tier]
+
+
+def failing(report: dict, slug: str) -> set[str]:
+    [result] = [r for r in report["results"] if r["slug"] == slug]
+    return {
+        c["field"]
+        for c in result["criteria"]
+        if c["required"] and c["state"] == "not_met"
+    }
+
+
+def test_wuhan_stall_with_two_weeks_of_cash_sees_fast_loans_first():
+    report = match("01_wuhan_stall")
+    assert report["derived"]["size_class"] == "micro"
+    assert report["derived"]["urgency"] == "critical"
+    # MYbank's "310" loans name stall holders and approve in a second; JD's
+    # Spark plan gives stalls interest-free credit for stock.
+    eligible = ranked(report, "eligible")
+    assert eligible[0] == "mybank-contact-free-loans"
+    assert "jd-spark" in eligible
+    # Not an exporter and no export needs: Spring Thunder is not for it.
+    assert tiers(report)["alibaba-spring-thunder-export"] != "eligible"
+    assert tiers(report)["alibaba-cloud-partner-support"] == "not_eligible"
+
+
+def test_export_factory_turning_to_china_is_possibly_selected_for_spring_thunder():
+    report = match("02_gd_export_factory")
+    assert report["derived"]["size_class"] == "small"
+    t = tiers(report)
+    # The subset's selection rules were never published: possibly, never eligible.
+    assert t["alibaba-spring-thunder-domestic"] == "possibly_eligible"
+    # The export arm addresses new export markets, which it did not ask for.
+    assert t["alibaba-spring-thunder-export"] == "near_miss"
+    assert failing(report, "alibaba-spring-thunder-export") == {"needs"}
+    assert t["jd-spark"] == "not_eligible"
+
+
+def test_software_firm_is_possibly_a_cloud_partner_and_the_plan_was_not_yet_open():
+    report = match("03_zj_tech")
+    [cloud] = [
+        r for r in report["results"] if r["slug"] == "alibaba-cloud-partner-support"
+    ]
+    assert cloud["outcome"] == "possibly_eligible"
+    assert cloud["discretionary"]
+    assert cloud["availability"] == "not_yet_open"
+    assert (
+        match("03_zj_tech", as_of="2020-07-01")["results"][0]["availability"] == "open"
+    )
+
+
+def test_shanghai_restaurant_renting_from_the_state_gets_the_rent_waiver_and_platform_relief():
+    t = tiers(match("04_sh_restaurant"))
+    assert t["gov-state-rent-relief"] == "eligible"
+    assert t["meituan-merchant-relief"] == "eligible"
+    assert t["alibaba-merchant-measures"] == "eligible"  # on Ele.me
+    assert t["jd-spark"] == "not_eligible"
+
+
+def test_nearly_empty_profile_gets_questions_not_verdicts():
+    report = match("05_nearly_empty")
+    assert report["derived"] == {
+        "industry": "other_unlisted",
+        "size_class": None,
+        "urgency": None,
+        "cash_runway_months": None,
+    }
+    assert ranked(report, "eligible") == []
+    possibly = [r for r in report["results"] if r["tier"] == "possibly_eligible"]
+    assert possibly
+    for result in possibly:
+        assert result["questions"], result["slug"]
+    [social] = [r for r in possibly if r["slug"] == "gov-social-insurance-relief"]
+    assert {"employees", "annual_revenue_cny"} <= set(social["questions"])
+
+
+def test_hubei_small_scale_taxpayer_gets_the_vat_cut_ranked_for_hubei():
+    report = match("06_hb_vat_shop")
+    [vat] = [r for r in report["results"] if r["slug"] == "gov-small-taxpayer-vat"]
+    assert vat["tier"] == "eligible"
+    hubei = [c for c in vat["criteria"] if c["field"] == "province"]
+    assert hubei[0]["state"] == "met"  # exempt in Hubei rather than 1%
+
+
+def test_farm_selling_on_pinduoduo_gets_the_order_subsidy():
+    t = tiers(match("07_pdd_farm"))
+    assert t["pinduoduo-merchant-subsidy"] == "eligible"
+    assert t["meituan-merchant-relief"] == "not_eligible"
+
+
+def test_large_wholesaler_is_a_near_miss_on_size_for_small_business_loans():
+    report = match("08_large_wholesaler")
+    assert report["derived"]["size_class"] == "large"
+    t = tiers(report)
+    assert ranked(report, "eligible") == []
+    for slug in (
+        "webank-loan-relief",
+        "gov-loan-deferral",
+        "mybank-contact-free-loans",
+    ):
+        assert t[slug] == "near_miss", slug
+        assert "size_class" in failing(report, slug)
+
+
+def test_taobao_seller_gets_alibabas_merchant_measures_first():
+    report = match("09_taobao_seller")
+    assert report["derived"]["urgency"] == "high"
+    eligible = ranked(report, "eligible")
+    assert {"alibaba-merchant-measures", "mybank-contact-free-loans"} <= set(eligible)
+    assert eligible[0] in {"alibaba-merchant-measures", "mybank-contact-free-loans"}
+
+
+def test_corner_shop_with_a_bank_loan_can_defer_repayments():
+    report = match("10_store_loan")
+    assert report["derived"]["urgency"] == "critical"
+    assert tiers(report)["gov-loan-deferral"] == "eligible"
+    assert ranked(report, "eligible")[0] == "mybank-contact-free-loans"
+
+
+def test_salon_renting_privately_is_a_near_miss_for_state_rent_relief():
+    report = match("11_salon_private_rent")
+    assert tiers(report)["gov-state-rent-relief"] == "near_miss"
+    assert failing(report, "gov-state-rent-relief") >= {"premises"}
+    [rent] = [r for r in report["results"] if r["slug"] == "gov-state-rent-relief"]
+    premises = [c for c in rent["criteria"] if c["field"] == "premises"][0]
+    assert "rented_state_owned" in json.dumps(premises["expected"])
+
+
+def test_jd_seller_gets_the_jd_live_fee_cut():
+    t = tiers(match("12_jd_seller"))
+    assert t["jd-live-fee-cut"] == "eligible"
+    assert (
+        t["alibaba-merchant-measures"] == "near_miss"
+    )  # not on Taobao, Tmall or Ele.me
+
+
+def test_today_every_2020_programme_is_reported_as_closed_not_dropped():
+    report = match("01_wuhan_stall", as_of="2026-11-24")
+    assert len(report["results"]) == 16
+    assert {r["availability"] for r in report["results"]} == {"closed"}
