@@ -47,7 +47,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.utils.functional import Promise
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 # --------------------------------------------------------------------------
@@ -162,7 +162,7 @@ NEEDS = (
 INDUSTRIES = (
     ("retail", _("retail")),
     ("catering", _("catering")),
-    ("industry", _("industry")),
+    ("industry", pgettext_lazy("industry category (工业)", "industry")),
     ("wholesale", _("wholesale")),
     ("agriculture", _("agriculture, forestry, animal husbandry and fishery")),
     ("software_it", _("software and information technology services")),
@@ -1003,10 +1003,15 @@ def display_value(field_name: str, value: Any) -> str:
     if isinstance(value, list | tuple | set | frozenset):
         if not value:
             return str(_("none"))
-        return ", ".join(spec.choice_label(v) for v in sorted(value))
+        return list_separator().join(spec.choice_label(v) for v in sorted(value))
     if isinstance(value, Decimal | int):
         return _number(value)
     return str(value)
+
+
+def list_separator() -> str:
+    """Return the separator for a list of values in the active language."""
+    return "、" if (get_language() or "en").startswith("zh") else ", "
 
 
 def _number(value: Decimal | int) -> str:
