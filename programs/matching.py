@@ -47,6 +47,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.utils.functional import Promise
+from django.utils.text import capfirst
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -1075,7 +1076,7 @@ class CriterionResult:
         c = self.criterion
         spec = c.spec
         params = {
-            "field": str(spec.label).capitalize(),
+            "field": capfirst(str(spec.label)),
             "operator": str(OPERATOR_LABELS[c.operator]),
             "expected": display_value(c.field, c.value),
             "actual": display_value(c.field, self.actual),

@@ -311,6 +311,32 @@ class BusinessProfile(models.Model):
         _("urgency"), max_length=8, choices=matching.URGENCIES, null=True, blank=True
     )
 
+    as_of = models.DateField(
+        _("results as of"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the day they are viewed."),
+    )
+
+    # Keeping and sharing. Only the SHA-256 of the private link's token is
+    # stored, so a copy of the database does not open anyone's results.
+    token_hash = models.CharField(
+        _("link token hash"), max_length=64, unique=True, null=True, blank=True
+    )
+    consent_notice_version = models.CharField(
+        _("privacy notice version"), max_length=20, blank=True
+    )
+    consented_at = models.DateTimeField(
+        _("consented to keeping at"), null=True, blank=True
+    )
+    share_contact_consented_at = models.DateTimeField(
+        _("consented to sharing contact details at"), null=True, blank=True
+    )
+    email = models.EmailField(_("email"), blank=True)
+    contact_name = models.CharField(_("contact name"), max_length=100, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
+    language = models.CharField(_("language"), max_length=10, default="en")
+
     created_at = models.DateTimeField(
         _("submitted at"), default=timezone.now, db_index=True
     )
@@ -323,3 +349,49 @@ class BusinessProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_business_type_display()} · {self.get_province_display()} · #{self.pk}"
+
+
+class StoredResult(models.Model):
+    """What a business was told about one programme: the record, with its as-of
+    date and the catalogue version it was computed with."""
+
+    class Outcome(models.TextChoices):
+        ELIGIBLE = matching.Outcome.ELIGIBLE, _("eligible")
+        POSSIBLY_ELIGIBLE = matching.Outcome.POSSIBLY_ELIGIBLE, _("possibly eligible")
+        NOT_ELIGIBLE = matching.Outcome.NOT_ELIGIBLE, _("not eligible")
+
+    profile = models.ForeignKey(
+        BusinessProfile,
+        models.CASCADE,
+        related_name="results",
+        verbose_name=_("business profile"),
+    )
+    programme = models.ForeignKey(
+        Programme, models.CASCADE, related_name="results", verbose_name=_("programme")
+    )
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome)
+    near_miss = models.BooleanField(_("near miss"), default=False)
+    availability = models.CharField(
+        _("availability"),
+        max_length=16,
+        choices=[(a.value, label) for a, label in matching.AVAILABILITY_LABELS.items()],
+    )
+    score = models.IntegerField(_("score"), default=0)
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    as_of = models.DateField(_("as of"))
+    catalogue_version = models.CharField(_("catalogue version"), max_length=12)
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["profile", "rank"]
+        verbose_name = _("stored result")
+        verbose_name_plural = _("stored results")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "programme"], name="one_result_per_programme"
+            )
+        ]
+        indexes = [models.Index(fields=["programme", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} · {self.programme_id} · {self.outcome}"

@@ -8,6 +8,9 @@ writes take plain data and validate it with the matcher's own rules.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
+import secrets
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,11 +18,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 from . import matching
-from .models import BusinessProfile, Criterion, Programme, Provider, Source
+from .models import (
+    BusinessProfile,
+    Criterion,
+    Programme,
+    Provider,
+    Source,
+    StoredResult,
+)
 
 CATALOGUE_FILE = Path(__file__).resolve().parent / "catalogue" / "catalogue.toml"
 
@@ -184,6 +197,131 @@ def profile_create(*, profile: matching.Profile, **extra: Any) -> BusinessProfil
     row.full_clean()
     row.save()
     return row
+
+
+# --------------------------------------------------------------------------
+# Kept profiles: private links, consent, results, deletion
+# --------------------------------------------------------------------------
+
+TOKEN_BYTES = 32  # 256 bits
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Consent:
+    store: bool
+    share_contact: bool = False
+    email: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+
+
+def store_results(*, row: BusinessProfile, report: matching.MatchReport) -> None:
+    """Replace the stored record of what the business was told."""
+    ids = dict(
+        Programme.objects.filter(
+            slug__in=[m.programme.slug for m in report.matches]
+        ).values_list("slug", "pk")
+    )
+    StoredResult.objects.filter(profile=row).delete()
+    StoredResult.objects.bulk_create(
+        StoredResult(
+            profile=row,
+            programme_id=ids[m.programme.slug],
+            outcome=m.outcome.value,
+            near_miss=m.near_miss,
+            availability=m.availability.value,
+            score=m.score,
+            rank=rank,
+            as_of=report.as_of,
+            catalogue_version=report.catalogue_version,
+        )
+        for rank, m in enumerate(report.matches, start=1)
+        if m.programme.slug in ids
+    )
+
+
+@transaction.atomic
+def profile_keep(
+    *,
+    profile: matching.Profile,
+    consent: Consent,
+    report: matching.MatchReport,
+    as_of: datetime.date | None,
+    language: str,
+) -> tuple[BusinessProfile, str]:
+    """Store a profile and its results with the owner's consent; return it and its link token.
+
+    The token is returned once and never stored: only its digest is.
+    """
+    if not consent.store:
+        raise ValueError("A profile is only kept with the owner's consent.")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = timezone.now()
+    row = profile_create(
+        profile=profile,
+        as_of=as_of,
+        token_hash=token_digest(token),
+        consent_notice_version=settings.PRIVACY_NOTICE_VERSION,
+        consented_at=now,
+        share_contact_consented_at=now if consent.share_contact else None,
+        email=consent.email,
+        contact_name=consent.contact_name if consent.share_contact else "",
+        contact_phone=consent.contact_phone if consent.share_contact else "",
+        language=language,
+    )
+    store_results(row=row, report=report)
+    return row, token
+
+
+def profile_by_token(token: str) -> BusinessProfile | None:
+    """Return the kept profile behind a private link, or None."""
+    if not (20 <= len(token) <= 100):
+        return None
+    digest = token_digest(token)
+    row = BusinessProfile.objects.filter(token_hash=digest).first()
+    # The lookup is by digest; compare again in constant time all the same.
+    if row is None or not hmac.compare_digest(row.token_hash or "", digest):
+        return None
+    return row
+
+
+@transaction.atomic
+def profile_update(
+    *,
+    row: BusinessProfile,
+    profile: matching.Profile,
+    as_of: datetime.date | None,
+    report: matching.MatchReport,
+) -> BusinessProfile:
+    for name, value in profile_model_fields(profile).items():
+        setattr(row, name, value)
+    row.as_of = as_of
+    row.full_clean()
+    row.save()
+    store_results(row=row, report=report)
+    return row
+
+
+def profile_delete(*, row: BusinessProfile) -> None:
+    """Remove a profile and everything kept about it, for good."""
+    row.delete()  # results cascade
+
+
+def send_link_email(*, row: BusinessProfile, email: str, link: str) -> None:
+    """Email the private link in the owner's language, plain text and HTML."""
+    with translation.override(row.language):
+        context = {"link": link}
+        send_mail(
+            subject=translation.gettext("Your ReliefMatch results"),
+            message=render_to_string("programs/email/link.txt", context),
+            html_message=render_to_string("programs/email/link.html", context),
+            from_email=None,
+            recipient_list=[email],
+        )
 
 
 # --------------------------------------------------------------------------

@@ -1,13 +1,28 @@
 from __future__ import annotations
 
+import datetime
+import io
 import logging
 from http import HTTPStatus
 
+from django.contrib import messages
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import (
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
+
+from . import matching, reports, services
+from .forms import ConsentForm, EmailLinkForm, ProfileForm
+from .models import BusinessProfile
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +47,307 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "programs/home.html")
+
+
+# -- the profile form and its results ----------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def profile_form(request: HttpRequest) -> HttpResponse:
+    """Ask for the profile; show results, keeping them only with consent."""
+    if request.method == "GET":
+        return render_form(request, ProfileForm(), ConsentForm())
+    form, consent_form = ProfileForm(request.POST), ConsentForm(request.POST)
+    if not (form.is_valid() and consent_form.is_valid()):
+        return render_form(request, form, consent_form)
+    profile, as_of = form.to_profile(), form.cleaned_data["as_of"]
+    report = services.run_match(profile=profile, as_of=as_of)
+    consent = consent_from(consent_form)
+    if not consent.store:
+        return render_results(request, report, as_of=as_of)
+    row, token = services.profile_keep(
+        profile=profile,
+        consent=consent,
+        report=report,
+        as_of=as_of,
+        language=get_language(),
+    )
+    link = request.build_absolute_uri(reverse("programs:results", args=[token]))
+    if consent.email:
+        services.send_link_email(row=row, email=consent.email, link=link)
+        messages.success(request, gettext("We sent your private link to your email."))
+    messages.info(
+        request,
+        gettext(
+            "Your results are kept. Bookmark this page: its address is your private link."
+        ),
+    )
+    return redirect("programs:results", token=token)
+
+
+def consent_from(form: ConsentForm) -> services.Consent:
+    data = form.cleaned_data
+    return services.Consent(
+        store=data["consent_store"],
+        share_contact=data["consent_share_contact"],
+        email=data["email"] if data["consent_store"] else "",
+        contact_name=data["contact_name"].strip(),
+        contact_phone=data["contact_phone"],
+    )
+
+
+def render_form(
+    request: HttpRequest,
+    form: ProfileForm,
+    consent_form: ConsentForm | None = None,
+    *,
+    action: str = "",
+    status: int = HTTPStatus.OK,
+) -> HttpResponse:
+    # Radio and checkbox groups have no single label target: link to their first option.
+    errors = [
+        (f.id_for_label or f"{f.auto_id}_0", f.label, error)
+        for f in (*form, *(consent_form or ()))
+        for error in f.errors
+    ]
+    return render(
+        request,
+        "programs/profile_form.html",
+        {
+            "form": form,
+            "consent_form": consent_form,
+            "error_summary": errors,
+            "action": action or reverse("programs:profile_form"),
+        },
+        status=status,
+    )
+
+
+TIER_SECTIONS = ("eligible", "possibly_eligible", "near_miss")
+
+
+def results_context(
+    report: matching.MatchReport,
+    *,
+    as_of: datetime.date | None,
+    token: str = "",
+) -> dict:
+    """Group the ranked matches into the page's sections, keeping their order."""
+    answers = ProfileForm.initial_from_profile(report.profile, as_of)
+    sections: dict[str, list[dict]] = {
+        name: [] for name in (*TIER_SECTIONS, "unavailable", "not_eligible")
+    }
+    for index, m in enumerate(report.matches):
+        if m.tier == "not_eligible":
+            section = "not_eligible"
+        elif m.availability is not matching.Availability.OPEN:
+            section = "unavailable"
+        else:
+            section = m.tier
+        card = {"match": m, "id": f"p-{m.programme.slug}"}
+        if m.questions and m.tier == "possibly_eligible":
+            question_form = ProfileForm(initial=answers, auto_id=f"q{index}_%s")
+            card["question_fields"] = [question_form[name] for name in m.questions]
+            card["hidden_answers"] = hidden_pairs(answers, exclude=set(m.questions))
+        sections[section].append(card)
+    counts = report.counts()
+    return {
+        "report": report,
+        "sections": sections,
+        "counts": counts,
+        "open_count": sum(
+            1
+            for m in report.matches
+            if m.tier != "not_eligible" and m.availability is matching.Availability.OPEN
+        ),
+        "urgency": report.profile.urgency,
+        "derived": report.profile.derived(),
+        "answers_summary": answers_summary(report.profile),
+        "hidden_answers": hidden_pairs(answers),
+        "token": token,
+        "today": timezone.localdate(),
+    }
+
+
+def hidden_pairs(
+    answers: dict, *, exclude: set[str] = frozenset()
+) -> list[tuple[str, str]]:
+    pairs = []
+    for name, value in answers.items():
+        if name in exclude:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append((name, item))
+    return pairs
+
+
+def answers_summary(profile: matching.Profile) -> list[tuple[str, str]]:
+    return [
+        (
+            capfirst(str(matching.FIELDS[name].label)),
+            matching.display_value(name, getattr(profile, name)),
+        )
+        for name in matching.PROFILE_FIELDS
+        if getattr(profile, name) not in (None, "")
+    ]
+
+
+def render_results(
+    request: HttpRequest,
+    report: matching.MatchReport,
+    *,
+    as_of: datetime.date | None,
+    row: BusinessProfile | None = None,
+    token: str = "",
+) -> HttpResponse:
+    context = results_context(report, as_of=as_of, token=token)
+    context["row"] = row
+    if row is not None:
+        context["email_form"] = EmailLinkForm(initial={"email": row.email})
+    return render(request, "programs/results.html", context)
+
+
+# -- kept profiles behind their private link ---------------------------------------------
+
+
+def kept_profile(token: str) -> BusinessProfile:
+    row = services.profile_by_token(token)
+    if row is None:
+        raise Http404("No results behind this link.")
+    return row
+
+
+@never_cache
+@require_safe
+def results(request: HttpRequest, token: str) -> HttpResponse:
+    row = kept_profile(token)
+    report = services.run_match(
+        profile=services.profile_from_model(row), as_of=row.as_of
+    )
+    return render_results(request, report, as_of=row.as_of, row=row, token=token)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def profile_edit(request: HttpRequest, token: str) -> HttpResponse:
+    row = kept_profile(token)
+    action = reverse("programs:profile_edit", args=[token])
+    if request.method == "GET":
+        initial = ProfileForm.initial_from_profile(
+            services.profile_from_model(row), row.as_of
+        )
+        return render_form(request, ProfileForm(initial=initial), action=action)
+    form = ProfileForm(request.POST)
+    if not form.is_valid():
+        return render_form(request, form, action=action)
+    return save_answers(request, row, form, token)
+
+
+@never_cache
+@require_POST
+def answer_questions(request: HttpRequest, token: str) -> HttpResponse:
+    """Merge answers to a card's questions into the kept profile."""
+    row = kept_profile(token)
+    data = ProfileForm.initial_from_profile(services.profile_from_model(row), row.as_of)
+    for name in ProfileForm.base_fields:
+        if name in request.POST:
+            data[name] = (
+                request.POST.getlist(name)
+                if isinstance(data.get(name), list)
+                else request.POST[name]
+            )
+    form = ProfileForm(data)
+    if not form.is_valid():
+        return render_form(
+            request, form, action=reverse("programs:profile_edit", args=[token])
+        )
+    return save_answers(request, row, form, token)
+
+
+def save_answers(
+    request: HttpRequest, row: BusinessProfile, form: ProfileForm, token: str
+) -> HttpResponse:
+    profile, as_of = form.to_profile(), form.cleaned_data["as_of"]
+    report = services.run_match(profile=profile, as_of=as_of)
+    services.profile_update(row=row, profile=profile, as_of=as_of, report=report)
+    messages.success(
+        request, gettext("Your answers are saved and the results updated.")
+    )
+    return redirect("programs:results", token=token)
+
+
+@never_cache
+@require_POST
+def email_link(request: HttpRequest, token: str) -> HttpResponse:
+    row = kept_profile(token)
+    form = EmailLinkForm(request.POST)
+    if form.is_valid():
+        row.email = form.cleaned_data["email"]
+        row.save(update_fields=["email", "updated_at"])
+        link = request.build_absolute_uri(reverse("programs:results", args=[token]))
+        services.send_link_email(row=row, email=row.email, link=link)
+        messages.success(request, gettext("We sent your private link to your email."))
+    else:
+        messages.error(request, gettext("Enter a valid email address."))
+    return redirect("programs:results", token=token)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def profile_delete(request: HttpRequest, token: str) -> HttpResponse:
+    row = kept_profile(token)
+    if request.method == "POST":
+        services.profile_delete(row=row)
+        return render(request, "programs/deleted.html")
+    return render(request, "programs/delete_confirm.html", {"token": token})
+
+
+# -- personal reports -------------------------------------------------------------------------
+
+REPORT_FORMATS = {"pdf", "csv"}
+
+
+def report_response(report: matching.MatchReport, fmt: str) -> HttpResponse:
+    filename = f"reliefmatch-{report.as_of.isoformat()}.{fmt}"
+    if fmt == "pdf":
+        response = HttpResponse(
+            reports.render_pdf(report), content_type="application/pdf"
+        )
+    else:
+        buffer = io.StringIO()
+        buffer.write(
+            "\ufeff"
+        )  # a BOM so spreadsheet programs read the Chinese text as UTF-8
+        reports.write_csv(report, buffer)
+        response = HttpResponse(
+            buffer.getvalue(), content_type="text/csv; charset=utf-8"
+        )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_safe
+def report_kept(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
+    row = kept_profile(token)
+    if fmt not in REPORT_FORMATS:
+        raise Http404("Unknown report format.")
+    report = services.run_match(
+        profile=services.profile_from_model(row), as_of=row.as_of
+    )
+    return report_response(report, fmt)
+
+
+@require_POST
+def report_unsaved(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The report of results that were not kept: the answers come back in the request."""
+    if fmt not in REPORT_FORMATS:
+        raise Http404("Unknown report format.")
+    form = ProfileForm(request.POST)
+    if not form.is_valid():
+        return render_form(request, form, ConsentForm(), status=HTTPStatus.BAD_REQUEST)
+    report = services.run_match(
+        profile=form.to_profile(), as_of=form.cleaned_data["as_of"]
+    )
+    return report_response(report, fmt)

@@ -161,9 +161,19 @@ EMAIL_BACKEND = env(
 )
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "ReliefMatch <noreply@localhost>")
 
+# Bump when the privacy notice (templates/programs/includes/privacy_notice.html)
+# changes; each consent records the version it was given under.
+PRIVACY_NOTICE_VERSION = "2026-11-24"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# TrueType collection with Chinese and Latin glyphs, embedded in PDF reports
+# (Debian/Ubuntu package fonts-wqy-microhei).
+REPORT_CJK_FONT = env(
+    "REPORT_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+)

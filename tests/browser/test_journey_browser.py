@@ -1,0 +1,185 @@
+"""The shop owner's journey in a real browser at phone size, in English and in Chinese."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from programs import services
+from programs.models import BusinessProfile, StoredResult
+
+from .conftest import DESKTOP, PHONE, new_page, screenshot
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+HEADINGS = {
+    "en": {
+        "results": "Programmes for your business",
+        "deleted": "Your data is deleted",
+    },
+    "zh-hans": {"results": "适合您生意的项目", "deleted": "您的数据已删除"},
+}
+
+
+@pytest.fixture(autouse=True)
+def catalogue():
+    services.load_catalogue()
+
+
+def fill_stall_profile(page) -> None:
+    page.check("input[name=business_type][value=street_stall]")
+    page.check("input[name=registration][value=individual_business]")
+    page.select_option("#id_province", "CN-HB")
+    page.fill("#id_city", "武汉")
+    page.fill("#id_employees", "1")
+    page.fill("#id_annual_revenue_cny", "80000")
+    page.fill("#id_cash_on_hand_cny", "5000")
+    page.fill("#id_monthly_fixed_costs_cny", "10000")
+    page.check("input[name=platforms][value=alipay_merchant]")
+    page.check("input[name=needs][value=financing]")
+    page.check("input[name=needs][value=stock_sourcing]")
+    page.fill("#id_as_of", "2020-06-15")
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_whole_journey_on_a_phone(browser, live_server, language, tmp_path):
+    page = new_page(browser, viewport=PHONE, language=language)
+    page.goto(live_server.url + "/")
+    assert page.locator("html").get_attribute("lang") == language
+    screenshot(page, f"home-phone-{language}")
+    page.click("a[href='/check/']")
+    fill_stall_profile(page)
+    page.check("#id_consent_store")
+    screenshot(page, f"form-phone-{language}")
+    page.click(
+        "form.profile-form button[type=submit], form.profile-form input[type=submit]"
+    )
+
+    # Results behind a private link, with the tiers and the urgency banner.
+    page.wait_for_url(re.compile(r"/r/[^/]+/$"))
+    link = page.url
+    assert HEADINGS[language]["results"] in page.locator("h1").inner_text()
+    assert page.locator(".urgency-banner").count() == 1
+    eligible = page.locator("section[aria-labelledby=eligible-title] article")
+    assert eligible.count() >= 2
+    assert eligible.first.get_attribute("id") == "p-mybank-contact-free-loans"
+    screenshot(page, f"results-phone-{language}")
+
+    # Answer a possibly-eligible programme's question in place.
+    card = page.locator("#p-gov-loan-deferral")
+    card.locator("input[name=has_bank_loan][value=yes]").check()
+    card.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/r/[^/]+/"))
+    assert (
+        page.locator(
+            "section[aria-labelledby=eligible-title] #p-gov-loan-deferral"
+        ).count()
+        == 1
+    )
+    assert BusinessProfile.objects.get().has_bank_loan is True
+
+    # Download the personal report in both formats.
+    with page.expect_download() as pdf:
+        page.click("a[href$='report.pdf']")
+    pdf_path = Path(pdf.value.path())
+    assert pdf_path.read_bytes().startswith(b"%PDF")
+    with page.expect_download() as csv:
+        page.click("a[href$='report.csv']")
+    assert "mybank" in Path(csv.value.path()).read_text(
+        encoding="utf-8-sig"
+    ).lower() or "网商银行" in Path(csv.value.path()).read_text(encoding="utf-8-sig")
+
+    # Come back later through the private link, in a fresh browser.
+    later = new_page(browser, viewport=PHONE, language=language)
+    later.goto(link)
+    assert HEADINGS[language]["results"] in later.locator("h1").inner_text()
+
+    # Delete the data for good.
+    later.click("a[href$='/delete/']")
+    screenshot(later, f"delete-phone-{language}")
+    later.click("form[action$='/delete/'] button[type=submit]")
+    assert HEADINGS[language]["deleted"] in later.locator("h1").inner_text()
+    assert BusinessProfile.objects.count() == 0
+    assert StoredResult.objects.count() == 0
+    assert later.goto(link).status == 404
+    later.context.close()
+    page.context.close()
+
+
+def test_invalid_answers_show_errors_and_store_nothing(phone_page, live_server):
+    page = phone_page
+    page.goto(live_server.url + "/check/")
+    page.fill("#id_employees", "-5")
+    page.check("#id_consent_store")
+    page.click("form.profile-form [type=submit]")
+    summary = page.locator("#error-summary")
+    assert summary.is_visible()
+    assert (
+        summary.locator(
+            "a[href='#id_business_type_0'], a[href='#id_business_type']"
+        ).count()
+        == 1
+    )
+    assert summary.locator("a[href='#id_needs_0'], a[href='#id_needs']").count() == 1
+    assert page.locator("#id_employees").input_value() == "-5"
+    assert page.locator(".invalid-feedback, .text-danger").count() >= 3
+    screenshot(page, "form-errors-phone-en")
+    assert BusinessProfile.objects.count() == 0
+
+
+def test_language_choice_sticks(phone_page, live_server):
+    page = phone_page
+    page.goto(live_server.url + "/")
+    page.select_option("#language-select", "zh-hans")
+    page.click(".language-switcher button[type=submit]")
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+    page.goto(live_server.url + "/check/")
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+
+
+def public_pages(live_server, browser) -> dict[str, str]:
+    """Return name -> URL of every public page, with a kept profile for its link pages."""
+    page = new_page(browser)
+    page.goto(live_server.url + "/check/")
+    fill_stall_profile(page)
+    page.check("#id_consent_store")
+    page.click("form.profile-form [type=submit]")
+    page.wait_for_url(re.compile(r"/r/[^/]+/$"))
+    link = page.url
+    page.context.close()
+    return {
+        "home": "/",
+        "form": "/check/",
+        "results": link,
+        "edit": link + "edit/",
+        "delete": link + "delete/",
+        "catalogue": "/programmes/",
+        "programme": "/programmes/mybank-contact-free-loans/",
+    }
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_public_pages_have_no_serious_accessibility_violations(
+    browser, live_server, language
+):
+    axe = Axe()
+    problems = {}
+    for name, url in public_pages(live_server, browser).items():
+        for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+            page = new_page(browser, viewport=viewport, language=language)
+            page.goto(url if url.startswith("http") else live_server.url + url)
+            screenshot(page, f"{name}-{label}-{language}")
+            if label == "phone":
+                results = axe.run(page)
+                serious = [
+                    (v["id"], v["impact"], len(v["nodes"]))
+                    for v in results.response["violations"]
+                    if v["impact"] in {"serious", "critical"}
+                ]
+                if serious:
+                    problems[name] = serious
+            page.context.close()
+    assert problems == {}

@@ -1,0 +1,329 @@
+"""The shop owner's journey through the test client: form, results, keeping, link, deletion."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.urls import reverse
+
+from programs import services
+from programs.models import BusinessProfile, StoredResult
+
+pytestmark = pytest.mark.django_db
+
+STALL = {
+    "business_type": "street_stall",
+    "registration": "individual_business",
+    "province": "CN-HB",
+    "city": "武汉",
+    "employees": "1",
+    "annual_revenue_cny": "80000",
+    "cash_runway_months": "0.5",
+    "platforms": ["alipay_merchant"],
+    "needs": ["financing", "stock_sourcing"],
+    "as_of": "2020-06-15",
+}
+
+
+@pytest.fixture(autouse=True)
+def catalogue():
+    services.load_catalogue()
+
+
+def token_of(response) -> str:
+    match = re.fullmatch(r"/r/([^/]+)/", response["Location"])
+    assert match, response["Location"]
+    return match.group(1)
+
+
+def keep(client, **extra) -> str:
+    response = client.post(
+        reverse("programs:profile_form"), {**STALL, "consent_store": "on", **extra}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    return token_of(response)
+
+
+def test_form_asks_the_contract_fields_in_four_sections(client):
+    html = client.get(reverse("programs:profile_form")).content.decode()
+    for name in (
+        "business_type",
+        "province",
+        "employees",
+        "cash_runway_months",
+        "cash_on_hand_cny",
+        "platforms",
+        "needs",
+    ):
+        assert f'name="{name}"' in html, name
+    for legend in (
+        "Your business",
+        "Size and money",
+        "Exports and online sales",
+        "What you need",
+    ):
+        assert legend in html
+    assert "asteriskField" in html  # required fields are marked
+
+
+def test_invalid_answers_show_errors_by_field_and_in_a_summary_and_store_nothing(
+    client,
+):
+    response = client.post(
+        reverse("programs:profile_form"),
+        {
+            "business_type": "castle",
+            "employees": "-3",
+            "cash_runway_months": "NaN",
+            "consent_store": "on",
+            "city": "武汉",
+        },
+    )
+    assert response.status_code == HTTPStatus.OK
+    html = response.content.decode()
+    assert 'id="error-summary"' in html
+    assert 'href="#id_province"' in html
+    assert 'href="#id_needs_0"' in html  # the first checkbox of the group
+    assert 'href="#id_employees"' in html
+    assert "Ensure this value is greater than or equal to 0." in html
+    assert 'value="武汉"' in html  # answers kept when redisplayed
+    assert BusinessProfile.objects.count() == 0
+
+
+def test_none_and_some_platforms_together_is_an_error(client):
+    response = client.post(
+        reverse("programs:profile_form"), {**STALL, "platforms": ["none", "taobao"]}
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert "not both" in response.content.decode()
+
+
+def test_results_without_consent_are_shown_and_nothing_is_stored(client):
+    response = client.post(reverse("programs:profile_form"), STALL)
+    assert response.status_code == HTTPStatus.OK
+    html = response.content.decode()
+    assert "Programmes for your business" in html
+    assert "You have cash for a month or less." in html  # critical urgency banner
+    assert "14%" in html
+    sections = response.context["sections"]
+    assert [c["match"].programme.slug for c in sections["eligible"]][
+        0
+    ] == "mybank-contact-free-loans"
+    assert BusinessProfile.objects.count() == 0
+    assert StoredResult.objects.count() == 0
+
+
+def test_consent_keeps_profile_and_results_with_notice_version_and_private_link(client):
+    token = keep(client)
+    assert len(token) >= 43  # 32 random bytes: 256 bits
+    row = BusinessProfile.objects.get()
+    assert row.token_hash == services.token_digest(token)
+    assert token not in row.token_hash
+    assert row.consent_notice_version == settings.PRIVACY_NOTICE_VERSION
+    assert row.consented_at is not None
+    assert row.share_contact_consented_at is None
+    assert row.contact_phone == ""
+    stored = StoredResult.objects.filter(profile=row)
+    assert stored.count() == 16
+    first = stored.get(rank=1)
+    assert first.programme.slug == "mybank-contact-free-loans"
+    assert first.as_of.isoformat() == "2020-06-15"
+    assert first.catalogue_version == services.current_catalogue().version
+
+
+def test_sharing_contact_details_needs_its_own_consent_and_keeping(client):
+    response = client.post(
+        reverse("programs:profile_form"),
+        {**STALL, "consent_share_contact": "on", "contact_phone": "138 0000 0000"},
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert "tick “Keep my answers” too" in response.content.decode()
+    assert BusinessProfile.objects.count() == 0
+
+    keep(
+        client,
+        consent_share_contact="on",
+        contact_phone="138 0000 0000",
+        contact_name="Li",
+    )
+    row = BusinessProfile.objects.get()
+    assert row.share_contact_consented_at is not None
+    assert row.contact_phone == "138 0000 0000"
+
+
+def test_private_link_shows_results_again(client):
+    token = keep(client)
+    response = client.get(reverse("programs:results", args=[token]))
+    assert response.status_code == HTTPStatus.OK
+    assert response["Cache-Control"].startswith("max-age=0")
+    assert "Delete my data" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "token", ["x" * 43, "short", "../../etc/passwd" + "a" * 30, "%00" * 20]
+)
+def test_unknown_or_malformed_link_is_404(client, token):
+    keep(client)
+    assert client.get(f"/r/{token}/").status_code == HTTPStatus.NOT_FOUND
+
+
+def test_answering_a_question_in_place_updates_the_kept_profile(client):
+    token = keep(client)
+    page = client.get(reverse("programs:results", args=[token]))
+    possibly = page.context["sections"]["possibly_eligible"]
+    deferral = next(
+        c for c in possibly if c["match"].programme.slug == "gov-loan-deferral"
+    )
+    assert [f.name for f in deferral["question_fields"]] == ["has_bank_loan"]
+    response = client.post(
+        reverse("programs:answer_questions", args=[token]), {"has_bank_loan": "yes"}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    row = BusinessProfile.objects.get()
+    assert row.has_bank_loan is True
+    assert row.employees == 1  # other answers unchanged
+    page = client.get(reverse("programs:results", args=[token]))
+    eligible = [c["match"].programme.slug for c in page.context["sections"]["eligible"]]
+    assert "gov-loan-deferral" in eligible
+    assert (
+        StoredResult.objects.get(
+            profile=row, programme__slug="gov-loan-deferral"
+        ).outcome
+        == "eligible"
+    )
+
+
+def test_answering_in_place_without_keeping_reposts_the_answers(client):
+    response = client.post(reverse("programs:profile_form"), STALL)
+    deferral = next(
+        c
+        for c in response.context["sections"]["possibly_eligible"]
+        if c["match"].programme.slug == "gov-loan-deferral"
+    )
+    data = {}
+    for name, value in deferral["hidden_answers"]:
+        data.setdefault(name, []).append(value)
+    data["has_bank_loan"] = "yes"
+    again = client.post(reverse("programs:profile_form"), data)
+    assert again.status_code == HTTPStatus.OK
+    assert "gov-loan-deferral" in [
+        c["match"].programme.slug for c in again.context["sections"]["eligible"]
+    ]
+    assert BusinessProfile.objects.count() == 0
+
+
+def test_editing_answers_through_the_link_rematches(client):
+    token = keep(client)
+    form = client.get(reverse("programs:profile_edit", args=[token]))
+    assert form.status_code == HTTPStatus.OK
+    assert 'value="武汉"' in form.content.decode()
+    response = client.post(
+        reverse("programs:profile_edit", args=[token]),
+        {**STALL, "business_type": "tech_company", "needs": ["cloud_it"]},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    row = BusinessProfile.objects.get()
+    assert row.business_type == "tech_company"
+    assert (
+        StoredResult.objects.get(
+            profile=row, programme__slug="alibaba-cloud-partner-support"
+        ).outcome
+        == "possibly_eligible"
+    )
+
+
+def test_link_can_be_emailed_in_the_owners_language(client):
+    token = keep(client, email="owner@example.com")
+    assert len(mail.outbox) == 1
+    assert token in mail.outbox[0].body
+    assert mail.outbox[0].to == ["owner@example.com"]
+    BusinessProfile.objects.update(language="zh-hans")
+    client.post(
+        reverse("programs:email_link", args=[token]), {"email": "other@example.com"}
+    )
+    assert len(mail.outbox) == 2
+    message = mail.outbox[1]
+    assert message.to == ["other@example.com"]
+    assert token in message.body
+    assert message.alternatives[0].mimetype == "text/html"
+    assert "ReliefMatch" in message.subject
+
+
+def test_email_is_not_kept_without_consent(client):
+    client.post(
+        reverse("programs:profile_form"), {**STALL, "email": "owner@example.com"}
+    )
+    assert BusinessProfile.objects.count() == 0
+    assert mail.outbox == []
+
+
+def test_delete_my_data_removes_profile_results_and_link_for_good(client):
+    token = keep(client)
+    confirm = client.get(reverse("programs:profile_delete", args=[token]))
+    assert confirm.status_code == HTTPStatus.OK
+    response = client.post(reverse("programs:profile_delete", args=[token]))
+    assert response.status_code == HTTPStatus.OK
+    assert BusinessProfile.objects.count() == 0
+    assert StoredResult.objects.count() == 0
+    assert (
+        client.get(reverse("programs:results", args=[token])).status_code
+        == HTTPStatus.NOT_FOUND
+    )
+
+
+def test_one_owners_link_never_opens_anothers_profile(client):
+    first = keep(client)
+    second = keep(client, city="Shanghai")
+    assert first != second
+    page = client.get(reverse("programs:results", args=[first]))
+    assert page.context["row"].city == "武汉"
+    client.post(reverse("programs:profile_delete", args=[first]))
+    assert BusinessProfile.objects.get().city == "Shanghai"
+
+
+def test_kept_report_downloads_as_pdf_and_csv(client):
+    token = keep(client)
+    pdf = client.get(reverse("programs:report_kept", args=[token, "pdf"]))
+    assert pdf.status_code == HTTPStatus.OK
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    csv = client.get(reverse("programs:report_kept", args=[token, "csv"]))
+    assert csv["Content-Type"].startswith("text/csv")
+    text = csv.content.decode("utf-8-sig")
+    assert "mybank" in text.lower() or "MYbank" in text
+    assert (
+        client.get(reverse("programs:report_kept", args=[token, "exe"])).status_code
+        == HTTPStatus.NOT_FOUND
+    )
+
+
+def test_unsaved_report_is_built_from_reposted_answers(client):
+    response = client.post(reverse("programs:report_unsaved", args=["csv"]), STALL)
+    assert response.status_code == HTTPStatus.OK
+    assert "attachment" in response["Content-Disposition"]
+    bad = client.post(
+        reverse("programs:report_unsaved", args=["csv"]), {"business_type": "castle"}
+    )
+    assert bad.status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_results_page_in_chinese(client):
+    response = client.post(
+        reverse("programs:profile_form"), STALL, headers={"accept-language": "zh-CN"}
+    )
+    html = response.content.decode()
+    assert '<html lang="zh-hans">' in html
+    assert "无接触贷款助微计划" in html
+    assert "网商银行" in html
+
+
+def test_results_page_query_count_does_not_grow_with_programmes(
+    client, django_assert_max_num_queries
+):
+    token = keep(client)
+    with django_assert_max_num_queries(6):
+        client.get(reverse("programs:results", args=[token]))

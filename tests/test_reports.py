@@ -1,0 +1,514 @@
+"""The personal report: CSV and PDF from one column specification (no database)."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+from django.utils import translation
+from pypdf import PdfReader
+
+from programs import matching, reports
+from programs.matching import Source, Text
+from tests.builders import AS_OF, make_profile, make_programme, rule
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+VERSION = "2026.11.24"
+
+
+def eligible_programme(slug: str = "eligible", **kw):
+    kw.setdefault("name", Text("Rent Relief for Zhejiang Shops", "浙江商户租金减免"))
+    kw.setdefault("provider_name", Text("Acme Bank", "阿克米银行"))
+    return make_programme(slug, rule("province", "equals", "CN-ZJ"), **kw)
+
+
+def possibly_programme(slug: str = "possibly", **kw):
+    kw.setdefault("name", Text("Micro Loan Scheme", "小微贷款计划"))
+    return make_programme(slug, rule("employees", "lte", 10), **kw)
+
+
+def near_miss_programme(slug: str = "near-miss", **kw):
+    kw.setdefault("name", Text("Beijing Stall Fund", "北京摊位基金"))
+    return make_programme(slug, rule("province", "equals", "CN-BJ"), **kw)
+
+
+def not_eligible_programme(slug: str = "not-eligible", **kw):
+    kw.setdefault("name", Text("Farm Export Grant", "农场出口补贴"))
+    return make_programme(
+        slug,
+        rule("province", "equals", "CN-BJ", group=1),
+        rule("business_type", "equals", "farm", group=2),
+        **kw,
+    )
+
+
+def mixed_report(profile=None, **extra):
+    programmes = [
+        not_eligible_programme(),
+        near_miss_programme(),
+        possibly_programme(),
+        eligible_programme(**extra),
+    ]
+    return matching.match(
+        profile or make_profile(),
+        programmes,
+        as_of=AS_OF,
+        catalogue_version=VERSION,
+    )
+
+
+def csv_rows(report) -> list[list[str]]:
+    buffer = io.StringIO(newline="")
+    reports.write_csv(report, buffer)
+    return list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
+
+
+def column(name: str) -> int:
+    headings = [str(heading) for heading, _accessor in reports.REPORT_COLUMNS]
+    return headings.index(name)
+
+
+def pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def flat(text: str) -> str:
+    """Return text with line breaks and repeated spaces folded into one space."""
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------
+# Rows and columns
+# --------------------------------------------------------------------------
+
+
+def test_report_matches_keep_ranked_order_and_drop_plain_not_eligible():
+    report = mixed_report()
+
+    tiers = [m.tier for m in reports.report_matches(report)]
+
+    assert tiers == ["eligible", "possibly_eligible", "near_miss"]
+    assert [m.tier for m in report.matches][-1] == "not_eligible"
+
+
+def test_every_tier_has_a_result_label():
+    assert reports.TIER_LABELS.keys() == matching.TIER_ORDER.keys()
+
+
+def test_report_columns_are_heading_and_accessor_pairs():
+    assert len(reports.REPORT_COLUMNS) == 12
+    for heading, accessor in reports.REPORT_COLUMNS:
+        assert str(heading)
+        assert callable(accessor)
+
+
+# --------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------
+
+
+def test_csv_header_is_in_english_by_default():
+    header = csv_rows(mixed_report())[0]
+
+    assert header[:4] == ["Programme", "Provider", "Result", "Availability"]
+    assert header[-2:] == ["Criteria", "Sources"]
+
+
+def test_csv_header_follows_the_active_language():
+    with translation.override("zh-hans"):
+        header = csv_rows(mixed_report())[0]
+
+    assert header[0] != "Programme"
+    assert CJK.search(header[0])
+
+
+def test_csv_rows_show_chinese_programme_texts_under_chinese():
+    with translation.override("zh-hans"):
+        rows = csv_rows(mixed_report())
+
+    assert [row[0] for row in rows[1:]] == [
+        "浙江商户租金减免",
+        "小微贷款计划",
+        "北京摊位基金",
+    ]
+    assert rows[1][1] == "阿克米银行"
+
+
+def test_csv_has_one_row_per_eligible_possibly_eligible_and_near_miss_programme():
+    rows = csv_rows(mixed_report())
+
+    assert [row[0] for row in rows[1:]] == [
+        "Rent Relief for Zhejiang Shops",
+        "Micro Loan Scheme",
+        "Beijing Stall Fund",
+    ]
+    assert [row[column("Result")] for row in rows[1:]] == [
+        "eligible",
+        "possibly eligible",
+        "near miss",
+    ]
+    assert all(len(row) == len(reports.REPORT_COLUMNS) for row in rows)
+
+
+def test_csv_cells_carry_dates_texts_and_sources():
+    report = mixed_report(
+        benefits=Text("Three months rent free.", "免三个月租金。"),
+        apply_channel=Text("Alipay app", "支付宝 App"),
+        apply_steps=Text("1. Open the app.\n2. Apply.", ""),
+        apply_url="https://example.org/apply",
+        opens_on=datetime.date(2020, 3, 1),
+        closes_on=datetime.date(2020, 12, 31),
+        closes_on_assumed=True,
+        sources=(
+            Source("Official notice", "example.org/notice"),
+            Source("Seed article 000"),
+        ),
+    )
+
+    row = csv_rows(report)[1]
+
+    assert row[column("Provider")] == "Acme Bank"
+    assert row[column("Availability")] == "open"
+    assert row[column("Opens on")] == "2020-03-01"
+    assert row[column("Closes on")] == "2020-12-31 (assumed)"
+    assert row[column("What you get")] == "Three months rent free."
+    assert row[column("How to apply")] == (
+        "Alipay app\n1. Open the app.\n2. Apply.\nhttps://example.org/apply"
+    )
+    assert row[column("Sources")] == (
+        "Official notice (example.org/notice)\nSeed article 000"
+    )
+
+
+def test_csv_criteria_cell_states_result_reason_and_basis():
+    programme = make_programme(
+        "two-rules",
+        rule("province", "equals", "CN-ZJ"),
+        rule("employees", "lte", 10, group=2, basis="assumed"),
+    )
+    report = matching.match(make_profile(), [programme], as_of=AS_OF)
+
+    row = csv_rows(report)[1]
+
+    assert row[column("Criteria")].split("\n") == [
+        "[met] Province is Zhejiang. (documented by the provider)",
+        "[unknown] Not answered yet: Number of employees (is at most 10). "
+        "(our assumption)",
+    ]
+
+
+def test_csv_lists_questions_to_settle_and_what_would_have_to_change():
+    rows = csv_rows(mixed_report())
+    possibly, near_miss = rows[2], rows[3]
+
+    assert possibly[column("Questions to settle")] == "number of employees"
+    assert possibly[column("What would have to change")] == ""
+    assert near_miss[column("What would have to change")] == (
+        "Province must be Beijing; you said Zhejiang."
+    )
+    assert near_miss[column("Questions to settle")] == ""
+
+
+def test_csv_closing_date_without_assumption_is_plain():
+    report = mixed_report(closes_on=datetime.date(2020, 6, 30))
+
+    assert csv_rows(report)[1][column("Closes on")] == "2020-06-30"
+
+
+def test_csv_neutralises_formula_cells():
+    report = mixed_report(
+        profile=make_profile(city="+cmd"),
+        name=Text('=HYPERLINK("http://evil.example","Click")', ""),
+        provider_name=Text("@SUM(A1:A9)", ""),
+        benefits=Text("-2+3", ""),
+    )
+
+    rows = csv_rows(report)
+    row = rows[1]
+
+    assert row[0] == "'" + '=HYPERLINK("http://evil.example","Click")'
+    assert row[column("Provider")] == "'@SUM(A1:A9)"
+    assert row[column("What you get")] == "'-2+3"
+    # The city is not a column of the report; it never reaches a cell.
+    assert not any("+cmd" in cell for r in rows for cell in r)
+    assert not any(
+        cell.startswith(reports.FORMULA_PREFIXES) for r in rows for cell in r
+    )
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+cmd", "-1+2", "@SUM(A1)", "\tx", "\rx"])
+def test_neutralise_quotes_text_a_spreadsheet_would_run(text):
+    assert reports.neutralise(text) == "'" + text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Rent relief", "Rent relief"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, ""),
+        (-5, "-5"),
+        (matching.Decimal("-12.5"), "-12.5"),
+        (True, "True"),
+    ],
+)
+def test_neutralise_leaves_plain_text_and_numbers_alone(value, expected):
+    assert reports.neutralise(value) == expected
+
+
+# --------------------------------------------------------------------------
+# PDF
+# --------------------------------------------------------------------------
+
+
+def test_pdf_is_a_pdf_document():
+    assert reports.render_pdf(mixed_report()).startswith(b"%PDF")
+
+
+def test_pdf_text_shows_programmes_date_version_and_reasons():
+    text = flat(pdf_text(reports.render_pdf(mixed_report())))
+
+    assert "ReliefMatch report" in text
+    assert "Rent Relief for Zhejiang Shops" in text
+    assert "Micro Loan Scheme" in text
+    assert "Beijing Stall Fund" in text
+    assert "Farm Export Grant" not in text
+    assert AS_OF.isoformat() in text
+    assert VERSION in text
+    assert "Province is Zhejiang." in text
+    assert "Province must be Beijing; you said Zhejiang." in text
+
+
+def test_pdf_lists_answered_and_unanswered_fields_and_derived_values():
+    profile = make_profile(city="Hangzhou", employees=3, annual_revenue_cny=500_000)
+
+    text = flat(pdf_text(reports.render_pdf(mixed_report(profile))))
+
+    assert "Type of business Retail shop" in text
+    assert "City Hangzhou" in text
+    assert "Number of employees 3" in text
+    assert "Annual revenue (CNY) 500,000" in text
+    assert "Premises not answered" in text
+    assert "Size class micro" in text
+    assert "Urgency not known yet" in text
+
+
+def test_pdf_shows_counts_per_tier():
+    text = flat(pdf_text(reports.render_pdf(mixed_report())))
+
+    assert "Eligible Possibly eligible Near miss Not eligible 1 1 1 1" in text
+
+
+def test_pdf_in_chinese_shows_chinese_programme_name():
+    with translation.override("zh-hans"):
+        pdf = reports.render_pdf(mixed_report())
+
+    text = re.sub(r"\s", "", pdf_text(pdf))
+    assert "浙江商户租金减免" in text
+    assert "阿克米银行" in text
+
+
+def test_pdf_embeds_the_cjk_font_for_all_text():
+    with translation.override("zh-hans"):
+        pdf = reports.render_pdf(mixed_report())
+
+    fonts = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            fonts[str(font["/BaseFont"])] = font
+    assert fonts
+    for name, font in fonts.items():
+        assert "WenQuanYi" in name
+        assert "/FontFile2" in font["/FontDescriptor"].get_object()
+
+
+def test_pdf_shows_markup_in_user_text_literally():
+    profile = make_profile(city="<b>Wuhan & Co</b>")
+    report = mixed_report(
+        profile, name=Text("<script>alert(1)</script> & <para>", ""), apply_url="a&b"
+    )
+
+    text = flat(pdf_text(reports.render_pdf(report)))
+
+    assert "<b>Wuhan & Co</b>" in text
+    assert "<script>alert(1)</script> & <para>" in text
+
+
+def test_pdf_footer_is_on_every_page_with_its_number():
+    programmes = [
+        make_programme(
+            f"p{i:02}",
+            rule("province", "equals", "CN-ZJ"),
+            benefits=Text("Cheaper loans for shops. " * 20, ""),
+        )
+        for i in range(12)
+    ]
+    report = matching.match(make_profile(), programmes, as_of=AS_OF)
+
+    pages = PdfReader(io.BytesIO(reports.render_pdf(report))).pages
+
+    assert len(pages) > 1
+    for number, page in enumerate(pages, start=1):
+        text = flat(page.extract_text())
+        assert "check with the provider before you apply." in text
+        assert f"Page {number}" in text
+
+
+def test_pdf_says_so_when_no_programme_fits():
+    report = matching.match(make_profile(), [not_eligible_programme()], as_of=AS_OF)
+
+    assert "No programme fits your answers yet." in pdf_text(reports.render_pdf(report))
+
+
+def test_pdf_with_sixteen_programmes_renders_in_well_under_a_second():
+    programmes = [
+        make_programme(
+            f"p{i:02}",
+            rule("province", "equals", "CN-ZJ"),
+            rule("employees", "lte", 10, group=2),
+            name=Text(f"Programme {i}", f"第{i}号计划"),
+            benefits=Text("Cheaper loans. " * 15, "更便宜的贷款。" * 15),
+            apply_steps=Text("1. Open the app.\n2. Apply.", "1. 打开应用。\n2. 申请。"),
+        )
+        for i in range(16)
+    ]
+    report = matching.match(make_profile(), programmes, as_of=AS_OF)
+    reports.render_pdf(report)  # registers the font
+
+    timings = []
+    with translation.override("zh-hans"):
+        for _run in range(3):
+            started = time.perf_counter()
+            reports.render_pdf(report)
+            timings.append(time.perf_counter() - started)
+
+    # Typically about 0.25 s; the best of three runs ignores a busy moment.
+    assert min(timings) < 1.0
+
+
+def test_missing_font_raises_improperly_configured_naming_setting_and_package():
+    reports._register_font.cache_clear()
+    try:
+        with (
+            override_settings(REPORT_CJK_FONT="/nonexistent.ttc"),
+            pytest.raises(ImproperlyConfigured) as error,
+        ):
+            reports.render_pdf(mixed_report())
+    finally:
+        reports._register_font.cache_clear()
+
+    assert "REPORT_CJK_FONT" in str(error.value)
+    assert "fonts-wqy-microhei" in str(error.value)
+
+
+def test_font_is_registered_once_per_process(monkeypatch):
+    reports._register_font.cache_clear()
+    loaded = []
+    real_ttfont = reports.TTFont
+
+    def counting_ttfont(*args, **kwargs):
+        loaded.append(args)
+        return real_ttfont(*args, **kwargs)
+
+    monkeypatch.setattr(reports, "TTFont", counting_ttfont)
+
+    reports.render_pdf(mixed_report())
+    reports.render_pdf(mixed_report())
+
+    assert len(loaded) == 1
+
+
+# --------------------------------------------------------------------------
+# Visual check
+# --------------------------------------------------------------------------
+
+ARTEFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+
+
+def realistic_report():
+    profile = make_profile(
+        business_type="street_stall",
+        registration="individual_business",
+        province="CN-HB",
+        city="武汉",
+        employees=1,
+        annual_revenue_cny=80_000,
+        cash_runway_months=0.5,
+        platforms={"alipay_merchant", "wechat_pay_merchant"},
+        needs={"financing", "stock_sourcing"},
+    )
+    loans = make_programme(
+        "mybank-310",
+        rule("size_class", "one_of", ["micro", "small"]),
+        rule("province", "equals", "CN-HB", group=2, basis="assumed"),
+        name=Text("Contact-free Loan Micro-assistance Plan", "无接触贷款助微计划"),
+        provider_name=Text("MYbank", "网商银行"),
+        benefits=Text(
+            "Contact-free business loans; in Wuhan, the first month interest-free.",
+            "无接触经营贷款，武汉小微商户首月免息。",
+        ),
+        apply_channel=Text("Alipay app", "支付宝 App"),
+        apply_steps=Text(
+            "1. Open the Alipay app.\n2. Apply for the loan; it takes about 3 minutes.",
+            "1. 打开支付宝 App。\n2. 提交贷款申请，大约3分钟。",
+        ),
+        opens_on=datetime.date(2020, 3, 5),
+        closes_on=datetime.date(2020, 12, 31),
+        closes_on_assumed=True,
+        sources=(Source("China Banking News: MYbank loans", "chinabankingnews.com"),),
+    )
+    stock = make_programme(
+        "jd-spark",
+        rule("business_type", "one_of", ["convenience_store", "street_stall"]),
+        rule("years_operating", "gte", 1, group=2),
+        name=Text("JD.com Spark Plan", "京东“星火计划”"),
+        provider_name=Text("JD.com", "京东"),
+        benefits=Text("Interest-free stock on credit.", "免息赊购进货。"),
+        opens_on=datetime.date(2020, 6, 2),
+    )
+    export = make_programme(
+        "export",
+        rule("export_share_pct", "gte", 10),
+        name=Text("Spring Thunder: new export markets", "春雷计划：开拓新市场"),
+        provider_name=Text("Alibaba Group", "阿里巴巴集团"),
+    )
+    return matching.match(
+        profile, [loans, stock, export], as_of=AS_OF, catalogue_version=VERSION
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("pdftoppm") is None,
+    reason="pdftoppm (Debian package poppler-utils) is not installed",
+)
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_first_page_renders_to_a_png_for_visual_checks(tmp_path, language):
+    with translation.override("zh-hans" if language == "zh" else "en"):
+        pdf = reports.render_pdf(realistic_report())
+    source = tmp_path / "report.pdf"
+    source.write_bytes(pdf)
+    ARTEFACTS.mkdir(exist_ok=True)
+    prefix = ARTEFACTS / f"report-{language}-1"
+
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"]
+        + [str(source), str(prefix)],
+        check=True,
+        timeout=60,
+    )
+
+    png = prefix.with_suffix(".png")
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert png.stat().st_size > 10_000
