@@ -23,6 +23,16 @@ YES_NO = [("", SKIP), ("yes", _("Yes")), ("no", _("No"))]
 EARLIEST_AS_OF = datetime.date(2019, 1, 1)
 
 
+def number_field(name: str, label, **kwargs: Any) -> forms.Field:
+    """Return an optional number field bounded as matching.FIELDS says, so the
+    form and the engine can never disagree on what a valid answer is."""
+    spec = matching.FIELDS[name]
+    bounds = {"min_value": spec.minimum, "max_value": spec.maximum, "required": False}
+    if spec.kind is matching.FieldKind.INTEGER:
+        return forms.IntegerField(label=label, **bounds, **kwargs)
+    return forms.DecimalField(label=label, decimal_places=2, **bounds, **kwargs)
+
+
 def _blank_first(choices, label=SKIP):
     return [("", label), *choices]
 
@@ -45,60 +55,33 @@ class ProfileForm(forms.Form):
         choices=_blank_first(matching.PROVINCES, _("Choose…")),
     )
     city = forms.CharField(label=_("City"), max_length=100, required=False)
-    years_operating = forms.DecimalField(
-        label=_("Years in business"),
-        min_value=0,
-        max_value=200,
-        decimal_places=2,
-        required=False,
-    )
+    years_operating = number_field("years_operating", _("Years in business"))
 
     # Size and money
-    employees = forms.IntegerField(
-        label=_("How many people work for you?"),
+    employees = number_field(
+        "employees",
+        _("How many people work for you?"),
         help_text=_("Count yourself and family members who work in the business."),
-        min_value=0,
-        max_value=10_000_000,
-        required=False,
     )
-    annual_revenue_cny = forms.DecimalField(
-        label=_("Revenue last year (CNY)"),
-        min_value=0,
-        max_value=10**13,
-        decimal_places=2,
-        required=False,
+    annual_revenue_cny = number_field(
+        "annual_revenue_cny", _("Revenue last year (CNY)")
     )
-    cash_runway_months = forms.DecimalField(
-        label=_("How many months could you keep going on the cash you have?"),
+    cash_runway_months = number_field(
+        "cash_runway_months",
+        _("How many months could you keep going on the cash you have?"),
         help_text=_(
             "If you are not sure, fill in cash on hand and monthly fixed costs instead."
         ),
-        min_value=0,
-        max_value=120,
-        decimal_places=2,
-        required=False,
     )
-    cash_on_hand_cny = forms.DecimalField(
-        label=_("Cash on hand (CNY)"),
-        min_value=0,
-        max_value=10**13,
-        decimal_places=2,
-        required=False,
+    cash_on_hand_cny = number_field("cash_on_hand_cny", _("Cash on hand (CNY)"))
+    monthly_fixed_costs_cny = number_field(
+        "monthly_fixed_costs_cny",
+        _("Monthly fixed costs: rent, wages, loan payments (CNY)"),
     )
-    monthly_fixed_costs_cny = forms.DecimalField(
-        label=_("Monthly fixed costs: rent, wages, loan payments (CNY)"),
-        min_value=0,
-        max_value=10**13,
-        decimal_places=2,
-        required=False,
-    )
-    revenue_change_pct = forms.DecimalField(
-        label=_("Revenue change against the same time last year (%)"),
+    revenue_change_pct = number_field(
+        "revenue_change_pct",
+        _("Revenue change against the same time last year (%)"),
         help_text=_("For example -40 if sales fell by 40%."),
-        min_value=-100,
-        max_value=1000,
-        decimal_places=2,
-        required=False,
     )
     has_bank_loan = forms.ChoiceField(
         label=_("Do you have a bank loan?"),
@@ -120,12 +103,8 @@ class ProfileForm(forms.Form):
     )
 
     # Exports and online sales
-    export_share_pct = forms.DecimalField(
-        label=_("Share of revenue from exports (%)"),
-        min_value=0,
-        max_value=100,
-        decimal_places=2,
-        required=False,
+    export_share_pct = number_field(
+        "export_share_pct", _("Share of revenue from exports (%)")
     )
     export_markets = forms.MultipleChoiceField(
         label=_("Where do you export to?"),

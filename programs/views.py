@@ -124,9 +124,6 @@ def render_form(
     )
 
 
-TIER_SECTIONS = ("eligible", "possibly_eligible", "near_miss")
-
-
 def results_context(
     report: matching.MatchReport,
     *,
@@ -136,7 +133,14 @@ def results_context(
     """Group the ranked matches into the page's sections, keeping their order."""
     answers = ProfileForm.initial_from_profile(report.profile, as_of)
     sections: dict[str, list[dict]] = {
-        name: [] for name in (*TIER_SECTIONS, "unavailable", "not_eligible")
+        name: []
+        for name in (
+            "eligible",
+            "possibly_eligible",
+            "near_miss",
+            "unavailable",
+            "not_eligible",
+        )
     }
     for index, m in enumerate(report.matches):
         if m.tier == "not_eligible":
@@ -155,6 +159,22 @@ def results_context(
     return {
         "report": report,
         "sections": sections,
+        "tier_sections": [
+            (key, title, badge, sections[key])
+            for key, title, badge in (
+                ("eligible", gettext("Fit you"), "success"),
+                (
+                    "possibly_eligible",
+                    gettext("Might fit: answer a few questions"),
+                    "info",
+                ),
+                (
+                    "near_miss",
+                    gettext("Nearly fit: one thing would have to change"),
+                    "warning",
+                ),
+            )
+        ],
         "counts": counts,
         "open_count": sum(
             1
