@@ -21,7 +21,17 @@ from functools import reduce
 from operator import and_, or_
 from typing import Any
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.lookups import Exact, GreaterThan
 
 from . import matching
@@ -124,6 +134,23 @@ def failing_groups_expression(programme: matching.Programme) -> Any:
         for _, failed in group_conditions(programme)
     ]
     return reduce(lambda a, b: a + b, terms, Value(0, output_field=IntegerField()))
+
+
+def near_miss_expression(programme: matching.Programme) -> Case:
+    """Return a boolean: exactly one required group fails."""
+    return Case(
+        When(
+            Q(
+                Exact(
+                    failing_groups_expression(programme),
+                    Value(1, output_field=IntegerField()),
+                )
+            ),
+            then=Value(True),
+        ),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
 
 
 def matching_profiles(

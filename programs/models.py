@@ -6,6 +6,7 @@ stored business profiles. Eligibility logic lives in ``programs.matching``;
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -386,6 +387,7 @@ class StoredResult(models.Model):
         ordering = ["profile", "rank"]
         verbose_name = _("stored result")
         verbose_name_plural = _("stored results")
+        permissions = [("view_match_report", _("Can view and export match reports"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["profile", "programme"], name="one_result_per_programme"
@@ -395,3 +397,25 @@ class StoredResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id} · {self.programme_id} · {self.outcome}"
+
+
+class PartnerAccount(models.Model):
+    """Links a staff user to one provider: a programme partner who sees only
+    that provider's matches, and only contacts that consented to sharing."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        related_name="partner",
+        verbose_name=_("user"),
+    )
+    provider = models.ForeignKey(
+        Provider, models.CASCADE, related_name="partners", verbose_name=_("provider")
+    )
+
+    class Meta:
+        verbose_name = _("partner account")
+        verbose_name_plural = _("partner accounts")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.provider}"

@@ -501,3 +501,122 @@ def load_catalogue(*, path: Path = CATALOGUE_FILE) -> LoadReport:
         for s in sources:
             Source.objects.create(programme=row, **s)
     return report
+
+
+# --------------------------------------------------------------------------
+# Recomputing stored results after the catalogue changes
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class RematchReport:
+    catalogue_version: str
+    changed: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    created: dict[str, int] = field(default_factory=dict)
+
+    def total_changed(self) -> int:
+        return sum(sum(moves.values()) for moves in self.changed.values())
+
+    def total_created(self) -> int:
+        return sum(self.created.values())
+
+
+def _availability_expression(programme: matching.Programme, as_of_field: str):
+    from django.db.models import Case, Q, Value, When
+
+    closed = Q(pk__isnull=False) if programme.withdrawn else Q(pk__isnull=True)
+    if programme.closes_on is not None:
+        closed |= Q(**{f"{as_of_field}__gt": programme.closes_on})
+    not_yet = (
+        Q(**{f"{as_of_field}__lt": programme.opens_on})
+        if programme.opens_on
+        else Q(pk__isnull=True)
+    )
+    return Case(
+        When(closed, then=Value(matching.Availability.CLOSED.value)),
+        When(not_yet, then=Value(matching.Availability.NOT_YET_OPEN.value)),
+        default=Value(matching.Availability.OPEN.value),
+    )
+
+
+def rematch(
+    *, slugs: Iterable[str] | None = None, as_of: datetime.date | None = None
+) -> RematchReport:
+    """Recompute stored results with the database filter path; report what changed.
+
+    For each programme, one UPDATE sets every stored result's outcome and
+    near-miss flag from a subquery over the profile's columns, and one
+    INSERT ... SELECT adds results for profiles that have none for the
+    programme (a new programme). No profile is loaded into Python. Ranks of
+    existing results are left as they were told; new rows get rank 0.
+    """
+    from django.db import connection
+    from django.db.models import Count, F, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from . import filters
+
+    catalogue = current_catalogue()
+    wanted = set(slugs) if slugs is not None else None
+    today = as_of or timezone.localdate()
+    report = RematchReport(catalogue.version)
+    ids = dict(Programme.objects.values_list("slug", "pk"))
+    for programme in catalogue.programmes:
+        if wanted is not None and programme.slug not in wanted:
+            continue
+        pk = ids[programme.slug]
+        profile = BusinessProfile.objects.filter(pk=OuterRef("profile_id"))
+        new_outcome = Subquery(
+            profile.annotate(o=filters.outcome_expression(programme)).values("o")[:1]
+        )
+        new_near_miss = Subquery(
+            profile.annotate(n=filters.near_miss_expression(programme)).values("n")[:1]
+        )
+        with transaction.atomic():
+            results = StoredResult.objects.filter(programme_id=pk)
+            moves = (
+                results.annotate(new=new_outcome)
+                .exclude(outcome=F("new"))
+                .values("outcome", "new")
+                .annotate(n=Count("pk"))
+                .order_by()
+            )
+            report.changed[programme.slug] = {
+                (m["outcome"], m["new"]): m["n"] for m in moves
+            }
+            results.update(
+                outcome=new_outcome,
+                near_miss=new_near_miss,
+                availability=_availability_expression(programme, "as_of"),
+                catalogue_version=catalogue.version,
+                computed_at=timezone.now(),
+            )
+            missing = (
+                BusinessProfile.objects.exclude(results__programme_id=pk)
+                .annotate(_profile=F("pk"), _programme=Value(pk))
+                .annotate(_outcome=filters.outcome_expression(programme))
+                .annotate(_near=filters.near_miss_expression(programme))
+                .annotate(_as_of=Coalesce("as_of", Value(today)))
+                .annotate(_availability=_availability_expression(programme, "_as_of"))
+                .values(
+                    "_profile",
+                    "_programme",
+                    "_outcome",
+                    "_near",
+                    "_as_of",
+                    "_availability",
+                )
+            )
+            sql, params = missing.query.sql_with_params()
+            table = StoredResult._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    # Composed from the ORM's own SQL; no user input is interpolated.
+                    f"INSERT INTO {table} (profile_id, programme_id, outcome, near_miss, as_of,"  # noqa: S608
+                    " availability, score, rank, catalogue_version, computed_at)"
+                    " SELECT sub._profile, sub._programme, sub._outcome, sub._near, sub._as_of,"
+                    f" sub._availability, 0, 0, %s, %s FROM ({sql}) sub",
+                    [catalogue.version, timezone.now(), *params],
+                )
+                report.created[programme.slug] = cursor.rowcount
+    return report

@@ -45,6 +45,11 @@ class Command(BaseCommand):
                 for p in demo.synthetic_profiles(profiles)
             )
             self.stdout.write(f"Added {profiles} synthetic business profiles.")
+        report = services.rematch()
+        if report.total_created() or report.total_changed():
+            self.stdout.write(
+                f"Stored results: {report.total_created()} added, {report.total_changed()} changed."
+            )
 
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user_model = get_user_model()
