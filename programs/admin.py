@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -14,8 +15,17 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import filters, matching, services
-from .models import BusinessProfile, Criterion, Programme, Provider, Source
+from . import exports, filters, matching, reporting, services
+from .forms import ReportFilterForm
+from .models import (
+    BusinessProfile,
+    Criterion,
+    PartnerAccount,
+    Programme,
+    Provider,
+    Source,
+    StoredResult,
+)
 
 # -- forms --------------------------------------------------------------------
 
@@ -212,9 +222,21 @@ class ProviderAdmin(SimpleHistoryAdmin):
     search_fields = ["name_en", "name_zh_hans", "slug"]
 
 
+@admin.action(
+    description=_("Recompute stored results for the selected programmes"),
+    permissions=["change"],
+)
+def rematch_selected(modeladmin, request, queryset):
+    from .management.commands.rematch import describe_rematch
+
+    report = services.rematch(slugs=list(queryset.values_list("slug", flat=True)))
+    modeladmin.message_user(request, describe_rematch(report), messages.INFO)
+
+
 @admin.register(Programme)
 class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
     form = ProgrammeForm
+    actions = [rematch_selected]
     inlines = [CriterionInline, SourceInline]
     list_display = [
         "slug",
@@ -382,8 +404,28 @@ class CriterionAdmin(ImpactMixin, SimpleHistoryAdmin):
         self.report_impact(request, obj.programme_id)
 
 
+def not_partner(request: HttpRequest) -> bool:
+    return reporting.partner_provider_id(request.user) is None
+
+
+@admin.action(description=_("Export selected as CSV"), permissions=["view"])
+def export_csv(modeladmin, request, queryset):
+    return exports.csv_response(
+        modeladmin.export_rows(request, queryset), "reliefmatch-selected.csv"
+    )
+
+
+@admin.action(description=_("Export selected as XLSX"), permissions=["view"])
+def export_xlsx(modeladmin, request, queryset):
+    return exports.xlsx_response(
+        modeladmin.export_rows(request, queryset), "reliefmatch-selected.xlsx"
+    )
+
+
 @admin.register(BusinessProfile)
 class BusinessProfileAdmin(admin.ModelAdmin):
+    """Stored profiles: for internal staff only, never for partners."""
+
     list_display = [
         "pk",
         "business_type",
@@ -394,3 +436,144 @@ class BusinessProfileAdmin(admin.ModelAdmin):
     ]
     list_filter = ["business_type", "size_class", "urgency", "province"]
     date_hierarchy = "created_at"
+    exclude = ["token_hash"]
+    actions = [export_csv, export_xlsx]
+
+    def has_view_permission(self, request, obj=None):
+        return not_partner(request) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not_partner(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not_partner(request) and super().has_delete_permission(request, obj)
+
+    def export_rows(self, request, queryset):
+        return reporting.report_queryset(user=request.user).filter(profile__in=queryset)
+
+
+@admin.register(StoredResult)
+class StoredResultAdmin(admin.ModelAdmin):
+    """What each business was told; partners see their provider's rows only."""
+
+    list_display = [
+        "profile",
+        "programme",
+        "outcome",
+        "near_miss",
+        "availability",
+        "as_of",
+        "catalogue_version",
+    ]
+    list_filter = [
+        "outcome",
+        "near_miss",
+        "availability",
+        "programme__provider",
+        "programme",
+    ]
+    list_select_related = ["profile", "programme"]
+    actions = [export_csv, export_xlsx]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if (provider_id := reporting.partner_provider_id(request.user)) is not None:
+            queryset = queryset.filter(programme__provider_id=provider_id)
+        return queryset
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def export_rows(self, request, queryset):
+        return reporting.report_queryset(user=request.user).filter(
+            pk__in=queryset.values("pk")
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "report/",
+                self.admin_site.admin_view(self.report_view),
+                name="programs_match_report",
+            ),
+            path(
+                "report/export.<str:fmt>",
+                self.admin_site.admin_view(self.report_export),
+                name="programs_match_report_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def filter_form(self, request) -> ReportFilterForm:
+        provider_id = reporting.partner_provider_id(request.user)
+        programmes = Programme.objects.select_related("provider").order_by("slug")
+        providers = Provider.objects.order_by("name_en")
+        if provider_id is not None:
+            programmes = programmes.filter(provider_id=provider_id)
+            providers = providers.filter(pk=provider_id)
+        return ReportFilterForm(
+            request.GET or None,
+            programmes=[(p.slug, f"{p} ({p.slug})") for p in programmes],
+            providers=[(p.slug, str(p)) for p in providers],
+        )
+
+    def report_view(self, request):
+        """The match report: filters, summary counts, charts and export links."""
+        from . import charts
+
+        reporting.check_access(request.user)
+        form = self.filter_form(request)
+        report_filters = form.to_filters()
+        queryset = reporting.report_queryset(user=request.user, filters=report_filters)
+        summary = reporting.summary(queryset)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Match report"),
+            "opts": self.model._meta,
+            "form": form,
+            "summary": summary,
+            "runway_pct": summary.runway_cumulative_pct(),
+            "survey": reporting.SURVEY_CUMULATIVE,
+            "chart_eligible": charts.svg(charts.eligible_per_programme(summary)),
+            "chart_runway": charts.svg(charts.runway_vs_survey(summary)),
+            "query": urlencode(report_filters.as_query()),
+            "partner": reporting.partner_provider_id(request.user) is not None,
+        }
+        return TemplateResponse(request, "admin/programs/match_report.html", context)
+
+    def report_export(self, request, fmt: str):
+        reporting.check_access(request.user)
+        report_filters = self.filter_form(request).to_filters()
+        queryset = reporting.report_queryset(user=request.user, filters=report_filters)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        if fmt == "csv":
+            return exports.csv_response(queryset, f"reliefmatch-matches-{stamp}.csv")
+        if fmt == "xlsx":
+            return exports.xlsx_response(queryset, f"reliefmatch-matches-{stamp}.xlsx")
+        if fmt == "pdf":
+            pdf = exports.render_summary_pdf(
+                reporting.summary(queryset),
+                title=gettext("ReliefMatch match report"),
+                filters_text=describe_filters(report_filters),
+            )
+            response = HttpResponse(pdf, content_type="application/pdf")
+            response["Content-Disposition"] = (
+                f'attachment; filename="reliefmatch-summary-{stamp}.pdf"'
+            )
+            return response
+        raise Http404("Unknown export format.")
+
+
+def describe_filters(report_filters: reporting.ReportFilters) -> str:
+    parts = [f"{name}={value}" for name, value in report_filters.as_query().items()]
+    return ", ".join(parts) if parts else gettext("no filters: every row you may see")
+
+
+@admin.register(PartnerAccount)
+class PartnerAccountAdmin(admin.ModelAdmin):
+    list_display = ["user", "provider"]
+    list_select_related = ["user", "provider"]
+    autocomplete_fields = ["user"]

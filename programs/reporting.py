@@ -126,7 +126,7 @@ RUNWAY_BANDS: tuple[tuple[str, Decimal | None, Decimal | None], ...] = (
 )
 #: The 2020 survey (PKU ESIEC, 2,349 firms): 14% one month or less; about
 #: half three months or less. No finer breakdown was published.
-SURVEY_CUMULATIVE = {"≤1": 14, "≤3": 50}
+SURVEY_CUMULATIVE = {"one": 14, "three": 50}
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,11 @@ class Summary:
     def runway_cumulative_pct(self) -> dict[str, float]:
         known = sum(n for _band, n in self.runway)
         if not known:
-            return {"≤1": 0.0, "≤3": 0.0}
+            return {"one": 0.0, "three": 0.0}
         counts = dict(self.runway)
         return {
-            "≤1": 100 * counts["≤1"] / known,
-            "≤3": 100 * (counts["≤1"] + counts["1–3"]) / known,
+            "one": 100 * counts["≤1"] / known,
+            "three": 100 * (counts["≤1"] + counts["1–3"]) / known,
         }
 
 
