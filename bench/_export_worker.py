@@ -33,4 +33,9 @@ if fmt == "csv":
         exports.write_csv(queryset, fp)
 else:
     exports.write_xlsx(queryset, out)
-print(time.perf_counter() - start)
+seconds = time.perf_counter() - start
+# VmHWM is this address space's peak resident size. Unlike getrusage's
+# ru_maxrss it is not inherited from the process that forked us before exec.
+status = Path("/proc/self/status").read_text().splitlines()
+peak_kb = int(next(line for line in status if line.startswith("VmHWM")).split()[1])
+print(seconds, peak_kb)

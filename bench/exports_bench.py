@@ -102,11 +102,11 @@ def run_export(fmt: str, rows: int) -> tuple[float, float]:
             stdout=subprocess.PIPE,
             text=True,
         )
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = float(proc.stdout.read().strip())
-        if status != 0:
-            raise SystemExit(f"export worker failed with status {status}")
-        return seconds, usage.ru_maxrss / 1024
+        output, _ = proc.communicate()
+        if proc.returncode != 0:
+            raise SystemExit(f"export worker failed with status {proc.returncode}")
+        seconds, peak_kb = output.split()
+        return float(seconds), int(peak_kb) / 1024
 
 
 def machine() -> dict:
@@ -176,8 +176,8 @@ def markdown(r: dict) -> str:
         f"Django {r['django']}, PostgreSQL {pg // 10000}.{pg % 10000}; {r['stored_results']:,} stored results "
         "(synthetic profiles from a fixed seed x the 16 shipped programmes, inserted by `rematch`).",
         "Each export runs in a fresh process through the same scoped, contact-withholding queryset and",
-        "column specification as the admin's exports; peak memory is that process's maximum resident set",
-        f"(including Django itself); time is the median of {r['csv']['runs']} runs.",
+        "column specification as the admin's exports; peak memory is that process's peak resident set",
+        f"(VmHWM, including Python and Django themselves); time is the median of {r['csv']['runs']} runs.",
         "",
         "| export | rows | median time | rows per second | peak memory | target |",
         "|---|---:|---:|---:|---:|---|",
