@@ -7,6 +7,7 @@ from http import HTTPStatus
 
 from django.contrib import messages
 from django.db import DatabaseError, connection
+from django.forms import MultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -75,8 +76,7 @@ def profile_form(request: HttpRequest) -> HttpResponse:
     )
     link = request.build_absolute_uri(reverse("programs:results", args=[token]))
     if consent.email:
-        services.send_link_email(row=row, email=consent.email, link=link)
-        messages.success(request, gettext("We sent your private link to your email."))
+        send_link(request, row, consent.email, link)
     messages.info(
         request,
         gettext(
@@ -84,6 +84,24 @@ def profile_form(request: HttpRequest) -> HttpResponse:
         ),
     )
     return redirect("programs:results", token=token)
+
+
+def send_link(
+    request: HttpRequest, row: BusinessProfile, email: str, link: str
+) -> None:
+    """Email the private link; a mail failure is told to the user, never a 500."""
+    try:
+        services.send_link_email(row=row, email=email, link=link)
+    except OSError:  # smtplib.SMTPException is an OSError
+        logger.warning("Could not send a private link email", exc_info=False)
+        messages.error(
+            request,
+            gettext(
+                "We could not send the email just now. Your results are kept: bookmark this page."
+            ),
+        )
+    else:
+        messages.success(request, gettext("We sent your private link to your email."))
 
 
 def consent_from(form: ConsentForm) -> services.Consent:
@@ -270,13 +288,10 @@ def answer_questions(request: HttpRequest, token: str) -> HttpResponse:
     """Merge answers to a card's questions into the kept profile."""
     row = kept_profile(token)
     data = ProfileForm.initial_from_profile(services.profile_from_model(row), row.as_of)
-    for name in ProfileForm.base_fields:
+    for name, field in ProfileForm.base_fields.items():
         if name in request.POST:
-            data[name] = (
-                request.POST.getlist(name)
-                if isinstance(data.get(name), list)
-                else request.POST[name]
-            )
+            many = isinstance(field, MultipleChoiceField)
+            data[name] = request.POST.getlist(name) if many else request.POST[name]
     form = ProfileForm(data)
     if not form.is_valid():
         return render_form(
@@ -306,8 +321,7 @@ def email_link(request: HttpRequest, token: str) -> HttpResponse:
         row.email = form.cleaned_data["email"]
         row.save(update_fields=["email", "updated_at"])
         link = request.build_absolute_uri(reverse("programs:results", args=[token]))
-        services.send_link_email(row=row, email=row.email, link=link)
-        messages.success(request, gettext("We sent your private link to your email."))
+        send_link(request, row, row.email, link)
     else:
         messages.error(request, gettext("Enter a valid email address."))
     return redirect("programs:results", token=token)

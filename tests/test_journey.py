@@ -197,6 +197,20 @@ def test_answering_a_question_in_place_updates_the_kept_profile(client):
     )
 
 
+def test_answering_a_set_question_in_place_keeps_every_choice(client):
+    token = keep(client, platforms=[])
+    assert BusinessProfile.objects.get().platforms_mask is None  # not answered yet
+    response = client.post(
+        reverse("programs:answer_questions", args=[token]),
+        {"platforms": ["taobao", "meituan"]},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    row = BusinessProfile.objects.get()
+    assert services.profile_from_model(row).platforms == frozenset(
+        {"taobao", "meituan"}
+    )
+
+
 def test_answering_in_place_without_keeping_reposts_the_answers(client):
     response = client.post(reverse("programs:profile_form"), STALL)
     deferral = next(
@@ -251,6 +265,23 @@ def test_link_can_be_emailed_in_the_owners_language(client):
     assert token in message.body
     assert message.alternatives[0].mimetype == "text/html"
     assert "ReliefMatch" in message.subject
+
+
+def test_mail_failure_keeps_the_results_and_says_so(client, monkeypatch):
+    import smtplib
+
+    def refuse(**kwargs):
+        raise smtplib.SMTPConnectError(421, "try later")
+
+    monkeypatch.setattr(services, "send_link_email", refuse)
+    response = client.post(
+        reverse("programs:profile_form"),
+        {**STALL, "consent_store": "on", "email": "owner@example.com"},
+        follow=True,
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert "We could not send the email just now." in response.content.decode()
+    assert BusinessProfile.objects.count() == 1
 
 
 def test_email_is_not_kept_without_consent(client):
