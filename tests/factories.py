@@ -54,3 +54,18 @@ class BusinessProfileFactory(factory.django.DjangoModelFactory):
         from .builders import make_profile
 
         return services.profile_create(profile=make_profile(**kwargs))
+
+
+def kept_profile(profile, *, as_of, **consent):
+    """Store a profile with its results as if its owner consented on the form."""
+    from programs import services
+
+    report = services.run_match(profile=profile, as_of=as_of)
+    row, _token = services.profile_keep(
+        profile=profile,
+        consent=services.Consent(store=True, **consent),
+        report=report,
+        as_of=as_of,
+        language="en",
+    )
+    return row

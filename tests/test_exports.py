@@ -14,12 +14,13 @@ from django.core.management import CommandError, call_command
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import translation
 from openpyxl import load_workbook
-from pypdf import PdfReader
 
 from programs import charts, exports, reporting, services
 from programs.models import Programme, StoredResult
 
 from .builders import make_profile
+from .factories import kept_profile
+from .pdfs import assert_only_embedded_cjk_font, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -54,15 +55,7 @@ TIER_LABELS = {"eligible", "possibly eligible", "near miss", "not eligible"}
 
 
 def keep(profile, **consent):
-    report = services.run_match(profile=profile, as_of=AS_OF)
-    row, _token = services.profile_keep(
-        profile=profile,
-        consent=services.Consent(store=True, **consent),
-        report=report,
-        as_of=AS_OF,
-        language="en",
-    )
-    return row
+    return kept_profile(profile, as_of=AS_OF, **consent)
 
 
 @pytest.fixture
@@ -319,10 +312,6 @@ def test_xlsx_header_is_bold(data, analyst):
 # -- PDF and charts ----------------------------------------------------------------
 
 
-def pdf_text(pdf: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-
-
 def test_summary_pdf_has_title_counts_charts_and_tables(data, analyst):
     summary = reporting.summary(queryset(analyst))
     pdf = exports.render_summary_pdf(
@@ -343,15 +332,7 @@ def test_summary_pdf_embeds_the_cjk_font(data, analyst):
     with translation.override("zh-hans"):
         summary = reporting.summary(queryset(analyst))
         pdf = exports.render_summary_pdf(summary, title="匹配报告", filters_text="")
-    fonts = {}
-    for page in PdfReader(io.BytesIO(pdf)).pages:
-        for font in page["/Resources"]["/Font"].values():
-            font = font.get_object()
-            fonts[str(font["/BaseFont"])] = font
-    assert fonts
-    for name, font in fonts.items():
-        assert "WenQuanYi" in name
-        assert "/FontFile2" in font["/FontDescriptor"].get_object()
+    assert_only_embedded_cjk_font(pdf)
     assert "无接触贷款助微计划" in pdf_text(pdf)
 
 

@@ -15,6 +15,7 @@ from programs import services
 from programs.models import PartnerAccount, Provider, StoredResult
 
 from .builders import make_profile
+from .factories import kept_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +28,7 @@ def export_url(fmt: str) -> str:
 
 
 def keep(profile, **consent):
-    report = services.run_match(profile=profile, as_of=AS_OF)
-    row, _token = services.profile_keep(
-        profile=profile,
-        consent=services.Consent(store=True, **consent),
-        report=report,
-        as_of=AS_OF,
-        language="en",
-    )
-    return row
+    return kept_profile(profile, as_of=AS_OF, **consent)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from pypdf import PdfReader
 from programs import matching, reports
 from programs.matching import Source, Text
 from tests.builders import AS_OF, make_profile, make_programme, rule
+from tests.pdfs import assert_only_embedded_cjk_font, pdf_text
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 VERSION = "2026.11.24"
@@ -76,10 +77,6 @@ def csv_rows(report) -> list[list[str]]:
 def column(name: str) -> int:
     headings = [str(heading) for heading, _accessor in reports.REPORT_COLUMNS]
     return headings.index(name)
-
-
-def pdf_text(pdf: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def flat(text: str) -> str:
@@ -323,15 +320,7 @@ def test_pdf_embeds_the_cjk_font_for_all_text():
     with translation.override("zh-hans"):
         pdf = reports.render_pdf(mixed_report())
 
-    fonts = {}
-    for page in PdfReader(io.BytesIO(pdf)).pages:
-        for font in page["/Resources"]["/Font"].values():
-            font = font.get_object()
-            fonts[str(font["/BaseFont"])] = font
-    assert fonts
-    for name, font in fonts.items():
-        assert "WenQuanYi" in name
-        assert "/FontFile2" in font["/FontDescriptor"].get_object()
+    assert_only_embedded_cjk_font(pdf)
 
 
 def test_pdf_shows_markup_in_user_text_literally():

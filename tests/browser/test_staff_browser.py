@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission, User
 
 from programs import demo, services
 
+from ..factories import kept_profile
 from .conftest import DESKTOP, new_page, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -19,14 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 def analyst():
     services.load_catalogue()
     for profile in demo.synthetic_profiles(40, seed=7):
-        report = services.run_match(profile=profile, as_of=datetime.date(2020, 6, 15))
-        services.profile_keep(
-            profile=profile,
-            consent=services.Consent(store=True),
-            report=report,
-            as_of=datetime.date(2020, 6, 15),
-            language="en",
-        )
+        kept_profile(profile, as_of=datetime.date(2020, 6, 15))
     user = User.objects.create_user(
         "analyst", password="correct horse battery", is_staff=True
     )
