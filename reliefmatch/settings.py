@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
+    "ninja",  # serves the API docs' Swagger UI from its own static files, not a CDN
     "programs",
 ]
 
