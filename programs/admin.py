@@ -18,6 +18,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from . import exports, filters, matching, reporting, services
 from .forms import ReportFilterForm
 from .models import (
+    ApiKey,
     BusinessProfile,
     Criterion,
     PartnerAccount,
@@ -577,3 +578,67 @@ class PartnerAccountAdmin(admin.ModelAdmin):
     list_display = ["user", "provider"]
     list_select_related = ["user", "provider"]
     autocomplete_fields = ["user"]
+
+
+@admin.action(description=_("Revoke selected keys"), permissions=["change"])
+def revoke_keys(modeladmin, request, queryset):
+    revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    modeladmin.message_user(
+        request, gettext("%(n)s keys revoked.") % {"n": revoked}, messages.SUCCESS
+    )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys for bulk screening: stored hashed, shown once when created, revocable."""
+
+    list_display = [
+        "name",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix"]
+    fields = [
+        "name",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = [
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    actions = [revoke_keys]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        row, key = services.api_key_create(name=obj.name, created_by=request.user)
+        obj.pk = row.pk
+        obj.prefix, obj.key_hash, obj.created_at = (
+            row.prefix,
+            row.key_hash,
+            row.created_at,
+        )
+        obj._state.adding = False
+        self.message_user(
+            request,
+            gettext(
+                "Copy this key now; it is not stored and will not be shown again: %(key)s"
+            )
+            % {"key": key},
+            messages.WARNING,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead, so the record of who had a key stays

@@ -14,11 +14,14 @@ import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, NinjaAPI, Query, Schema, Status
+from ninja import Field, File, NinjaAPI, Query, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyHeader
+from ninja.throttling import BaseThrottle
 
 from . import matching, services
 
@@ -66,6 +69,50 @@ class ErrorsOut(Schema):
     errors: dict[str, list[str]]
 
 
+PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "m": 60,
+    "min": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+class DatabaseThrottle(BaseThrottle):
+    """A fixed-window limit per client address, counted in the database.
+
+    The rate ("60/min") is read from the named setting on each request.
+    """
+
+    def __init__(self, scope: str, setting: str):
+        self.scope = scope
+        self.setting = setting
+        self.retry_after: int | None = None
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        count, _, period = getattr(settings, self.setting).partition("/")
+        ident = self.get_ident(request) or "unknown"
+        allowed, self.retry_after = services.throttle_hit(
+            key=f"{self.scope}:{ident}", limit=int(count), period=PERIODS[period]
+        )
+        return allowed
+
+    def wait(self) -> float | None:
+        return self.retry_after
+
+
+class ApiKeyAuth(APIKeyHeader):
+    """Bulk screening needs a key that staff create and revoke in the admin."""
+
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None):
+        return services.api_key_check(key) if key else None
+
+
 api = NinjaAPI(
     title="ReliefMatch API",
     version="1",
@@ -76,6 +123,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    throttle=[DatabaseThrottle("api", "API_RATE_LIMIT")],
 )
 
 
@@ -147,8 +195,125 @@ def programme(request: HttpRequest, slug: str):
     if found is None:
         raise HttpError(404, "No programme with this slug.")
     day = timezone.localdate()
-    return Status(200, {"catalogue_version": catalogue.version, **programme_out(found, day)})
+    return Status(
+        200, {"catalogue_version": catalogue.version, **programme_out(found, day)}
+    )
 
 
 def programme_out(programme: matching.Programme, day: datetime.date) -> dict[str, Any]:
     return {**programme.to_dict(), "availability": programme.availability(day).value}
+
+
+# -- bulk screening -------------------------------------------------------------------
+
+MAX_SCREENING_ROWS = 1000
+
+
+class ScreeningIn(Schema):
+    profiles: list[dict[str, Any]] = Field(
+        ..., min_length=1, max_length=MAX_SCREENING_ROWS
+    )
+    as_of: datetime.date | None = None
+
+
+def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
+    """Return per row the outcome per programme, or that row's errors: one bad row fails alone."""
+    catalogue = services.current_catalogue()
+    out = []
+    for index, raw in enumerate(rows, start=1):
+        try:
+            profile = matching.parse_profile(raw)
+        except matching.ProfileError as error:
+            out.append({"row": index, "errors": error.errors})
+            continue
+        report = matching.match(
+            profile,
+            catalogue.programmes,
+            as_of=as_of,
+            catalogue_version=catalogue.version,
+        )
+        out.append(
+            {
+                "row": index,
+                "derived": {
+                    k: matching.jsonable(v) for k, v in profile.derived().items()
+                },
+                "results": {
+                    m.programme.slug: {
+                        "outcome": m.outcome.value,
+                        "near_miss": m.near_miss,
+                        "tier": m.tier,
+                    }
+                    for m in report.matches
+                },
+            }
+        )
+    return {
+        "as_of": as_of.isoformat(),
+        "catalogue_version": catalogue.version,
+        "rows": len(out),
+        "errors": sum(1 for row in out if "errors" in row),
+        "results": out,
+    }
+
+
+@api.post(
+    "/screenings",
+    auth=ApiKeyAuth(),
+    throttle=[DatabaseThrottle("screenings", "API_SCREENING_RATE_LIMIT")],
+    response={200: dict[str, Any], 422: ErrorsOut},
+    summary="Screen many profiles",
+)
+def screenings(request: HttpRequest, payload: ScreeningIn):
+    """Screen up to 1,000 profiles (JSON) at once; each row gets its results or its own errors."""
+    return Status(200, screen(payload.profiles, payload.as_of or timezone.localdate()))
+
+
+@api.post(
+    "/screenings/csv",
+    auth=ApiKeyAuth(),
+    throttle=[DatabaseThrottle("screenings", "API_SCREENING_RATE_LIMIT")],
+    response={200: dict[str, Any], 422: ErrorsOut},
+    summary="Screen a CSV of profiles",
+)
+def screenings_csv(
+    request: HttpRequest, file: File[UploadedFile], as_of: datetime.date | None = None
+):
+    """Screen an uploaded CSV whose columns are the contract's field names (sets as `a;b`)."""
+    rows, problem = read_screening_csv(file)
+    if problem:
+        return Status(422, {"errors": {"file": [problem]}})
+    return Status(200, screen(rows, as_of or timezone.localdate()))
+
+
+def read_screening_csv(file) -> tuple[list[dict[str, Any]], str]:
+    """Return the rows of an uploaded screening CSV, or a problem with the file as a whole."""
+    import csv
+    import io
+
+    if file.size > 2 * 1024 * 1024:
+        return [], "The file is larger than 2 MB."
+    try:
+        text = file.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], "The file is not UTF-8 text."
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    for record in reader:
+        if len(rows) == MAX_SCREENING_ROWS:
+            return [], f"At most {MAX_SCREENING_ROWS} rows at once."
+        row: dict[str, Any] = {}
+        for key, value in record.items():
+            if key is None:  # more cells than headings
+                continue
+            value = (value or "").strip()
+            if value == "":
+                continue
+            if key in ("export_markets", "platforms", "needs"):
+                row[key] = [v.strip() for v in value.split(";") if v.strip()]
+            else:
+                row[key] = value
+        rows.append(row)
+    if not rows:
+        return [], "The file has no rows."
+    return rows, ""

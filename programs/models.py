@@ -419,3 +419,63 @@ class PartnerAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.provider}"
+
+
+class ApiKey(models.Model):
+    """A key for the bulk screening API. Only its SHA-256 is stored; the key
+    itself is shown once, when it is created."""
+
+    name = models.CharField(
+        _("name"),
+        max_length=100,
+        help_text=_("Who uses it, e.g. “Yiwu market association”."),
+    )
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(
+        _("key hash"), max_length=64, unique=True, editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, editable=False
+    )
+    revoked_at = models.DateTimeField(
+        _("revoked at"), null=True, blank=True, editable=False
+    )
+    last_used_at = models.DateTimeField(
+        _("last used at"), null=True, blank=True, editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} (rm_{self.prefix}_…)"
+
+
+class ThrottleCount(models.Model):
+    """Requests per client and fixed time window, shared by every web process."""
+
+    key = models.CharField(max_length=120)
+    window = models.BigIntegerField()  # window start, in seconds since the epoch
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "window"], name="one_count_per_window"
+            )
+        ]
+        indexes = [models.Index(fields=["window"])]
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.window}: {self.count}"

@@ -620,3 +620,73 @@ def rematch(
                 )
                 report.created[programme.slug] = cursor.rowcount
     return report
+
+
+# --------------------------------------------------------------------------
+# API keys and rate limiting
+# --------------------------------------------------------------------------
+
+
+def api_key_create(*, name: str, created_by=None) -> tuple[Any, str]:
+    """Create an API key; return it and the key text, which is never stored."""
+    from .models import ApiKey
+
+    prefix = secrets.token_hex(4)
+    key = f"rm_{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKey.objects.create(
+        name=name, prefix=prefix, key_hash=token_digest(key), created_by=created_by
+    )
+    return row, key
+
+
+def api_key_check(key: str):
+    """Return the active ApiKey for a presented key, or None."""
+    from .models import ApiKey
+
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "rm" or not (8 <= len(key) <= 120):
+        return None
+    row = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+    if row is None or not hmac.compare_digest(row.key_hash, token_digest(key)):
+        return None
+    ApiKey.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+    return row
+
+
+def throttle_hit(*, key: str, limit: int, period: int) -> tuple[bool, int]:
+    """Count one request for `key` in the current window; return (allowed, seconds left).
+
+    One atomic upsert, the same SQL on PostgreSQL and SQLite (3.35+), so every
+    web process shares one count without a separate cache server.
+    """
+    import time
+
+    from django.db import connection
+
+    from .models import ThrottleCount
+
+    now = int(time.time())
+    window = now - now % period
+    q = connection.ops.quote_name  # "window" is a reserved word in PostgreSQL
+    table, key_col, window_col, count_col = (
+        q(ThrottleCount._meta.db_table),
+        q("key"),
+        q("window"),
+        q("count"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Identifiers only are interpolated; values are parameters.
+            f"INSERT INTO {table} ({key_col}, {window_col}, {count_col}) VALUES (%s, %s, 1) "  # noqa: S608
+            f"ON CONFLICT ({key_col}, {window_col}) DO UPDATE SET {count_col} = {table}.{count_col} + 1 "
+            f"RETURNING {count_col}",
+            [key[:120], window],
+        )
+        count = cursor.fetchone()[0]
+        if (
+            count == 1 and now % 97 == 0
+        ):  # now and then, forget windows older than a day
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {window_col} < %s", [now - 86400]
+            )  # noqa: S608
+    return count <= limit, window + period - now

@@ -162,6 +162,13 @@ EMAIL_BACKEND = env(
 )
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "ReliefMatch <noreply@localhost>")
 
+# The public API's rate limit per client address, and the screening API's.
+# Behind a TLS-terminating proxy, set DJANGO_NUM_PROXIES so the client's
+# address is read from X-Forwarded-For; otherwise that header is ignored.
+API_RATE_LIMIT = env("API_RATE_LIMIT", "60/min")
+API_SCREENING_RATE_LIMIT = env("API_SCREENING_RATE_LIMIT", "10/min")
+NINJA_NUM_PROXIES = int(env("DJANGO_NUM_PROXIES", "0"))
+
 # Bump when the privacy notice (templates/programs/includes/privacy_notice.html)
 # changes; each consent records the version it was given under.
 PRIVACY_NOTICE_VERSION = "2026-11-24"

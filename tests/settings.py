@@ -17,3 +17,7 @@ STORAGES = {
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Tests that are about rate limiting lower these with override_settings.
+API_RATE_LIMIT = "100000/min"
+API_SCREENING_RATE_LIMIT = "100000/min"
