@@ -259,6 +259,12 @@ class ConsentForm(forms.Form):
         required=False,
         max_length=254,
     )
+    alerts = forms.BooleanField(
+        label=_(
+            "Email me when a programme newly fits my business or is about to close"
+        ),
+        required=False,
+    )
     consent_share_contact = forms.BooleanField(
         label=_(
             "Share my contact details with the providers of programmes that fit me"
@@ -283,6 +289,7 @@ class ConsentForm(forms.Form):
                 HTML('{% include "programs/includes/privacy_notice.html" %}'),
                 "consent_store",
                 "email",
+                "alerts",
                 Div(
                     "consent_share_contact",
                     "contact_name",
@@ -305,6 +312,18 @@ class ConsentForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if cleaned.get("alerts") and not (
+            cleaned.get("consent_store") and cleaned.get("email")
+        ):
+            self.add_error(
+                "alerts",
+                forms.ValidationError(
+                    _(
+                        "For alerts we must keep your answers and your email: tick “Keep my answers” and give an email."
+                    ),
+                    code="alerts_need_store",
+                ),
+            )
         if not cleaned.get("consent_store"):
             # Without consent to keep anything, no contact data is kept either.
             if cleaned.get("consent_share_contact"):

@@ -120,6 +120,9 @@ class Programme(models.Model):
     discretionary_zh_hans = models.TextField(
         _("discretionary selection (Chinese)"), blank=True
     )
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, editable=False
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     history = HistoricalRecords()
@@ -337,6 +340,14 @@ class BusinessProfile(models.Model):
     contact_name = models.CharField(_("contact name"), max_length=100, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
     language = models.CharField(_("language"), max_length=10, default="en")
+    alerts_consented_at = models.DateTimeField(
+        _("consented to alerts at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Set while the owner wants an email when a programme newly fits; cleared by unsubscribing."
+        ),
+    )
 
     created_at = models.DateTimeField(
         _("submitted at"), default=timezone.now, db_index=True
@@ -479,3 +490,39 @@ class ThrottleCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}@{self.window}: {self.count}"
+
+
+class SentAlert(models.Model):
+    """An alert a business was sent about one programme, so it is never sent twice."""
+
+    class Kind(models.TextChoices):
+        FITS = "fits", _("newly fits")
+        DEADLINE = "deadline", _("closes soon")
+
+    profile = models.ForeignKey(
+        BusinessProfile,
+        models.CASCADE,
+        related_name="alerts",
+        verbose_name=_("business profile"),
+    )
+    programme = models.ForeignKey(
+        Programme, models.CASCADE, related_name="+", verbose_name=_("programme")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind)
+    # The tier the business was told about ("eligible", "possibly_eligible"), or
+    # the closing date for a deadline reminder: a new reason is a new alert.
+    reason = models.CharField(_("reason"), max_length=40)
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sent alert")
+        verbose_name_plural = _("sent alerts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "programme", "kind", "reason"],
+                name="one_alert_per_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} · {self.programme_id} · {self.kind} · {self.reason}"

@@ -217,6 +217,7 @@ class Consent:
     email: str = ""
     contact_name: str = ""
     contact_phone: str = ""
+    alerts: bool = False
 
 
 def store_results(*, row: BusinessProfile, report: matching.MatchReport) -> None:
@@ -272,16 +273,43 @@ def profile_keep(
         contact_name=consent.contact_name if consent.share_contact else "",
         contact_phone=consent.contact_phone if consent.share_contact else "",
         language=language,
+        alerts_consented_at=now if consent.alerts and consent.email else None,
     )
     store_results(row=row, report=report)
+    record_shown(row=row, report=report)
     return row, token
 
 
+SIGNED_LINK_SALT = "reliefmatch.results-link"
+
+
+def signed_link_token(row: BusinessProfile) -> str:
+    """Return a second private link token for emails sent later (alerts).
+
+    The raw token is never stored, so later emails carry a token signed with
+    the secret key over the stored digest; it opens the same profile and dies
+    with it.
+    """
+    from django.core import signing
+
+    return "s." + signing.dumps(row.token_hash, salt=SIGNED_LINK_SALT)
+
+
 def profile_by_token(token: str) -> BusinessProfile | None:
-    """Return the kept profile behind a private link, or None."""
-    if not (20 <= len(token) <= 100):
+    """Return the kept profile behind a private link (plain or signed), or None."""
+    if not (20 <= len(token) <= 200):
         return None
-    digest = token_digest(token)
+    if token.startswith("s."):
+        from django.core import signing
+
+        try:
+            digest = signing.loads(token[2:], salt=SIGNED_LINK_SALT)
+        except signing.BadSignature:
+            return None
+        if not isinstance(digest, str):
+            return None
+    else:
+        digest = token_digest(token)
     row = BusinessProfile.objects.filter(token_hash=digest).first()
     # The lookup is by digest; compare again in constant time all the same.
     if row is None or not hmac.compare_digest(row.token_hash or "", digest):
@@ -303,7 +331,30 @@ def profile_update(
     row.full_clean()
     row.save()
     store_results(row=row, report=report)
+    record_shown(row=row, report=report)
     return row
+
+
+def record_shown(*, row: BusinessProfile, report: matching.MatchReport) -> None:
+    """Count open programmes the owner just saw fit as told, so alerts never repeat them."""
+    from .models import SentAlert
+
+    ids = dict(Programme.objects.values_list("slug", "pk"))
+    SentAlert.objects.bulk_create(
+        [
+            SentAlert(
+                profile=row,
+                programme_id=ids[m.programme.slug],
+                kind=SentAlert.Kind.FITS,
+                reason=m.outcome.value,
+            )
+            for m in report.matches
+            if m.outcome is not matching.Outcome.NOT_ELIGIBLE
+            and m.availability is matching.Availability.OPEN
+            and m.programme.slug in ids
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def profile_delete(*, row: BusinessProfile) -> None:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("r/<str:token>/email/", views.email_link, name="email_link"),
     path("r/<str:token>/delete/", views.profile_delete, name="profile_delete"),
     path("r/<str:token>/report.<str:fmt>", views.report_kept, name="report_kept"),
+    path("alerts/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("programmes/", catalogue_views.programme_list, name="programme_list"),
     path(
         "programmes/<slug:slug>/",

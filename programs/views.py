@@ -6,6 +6,7 @@ import logging
 from http import HTTPStatus
 
 from django.contrib import messages
+from django.core import signing
 from django.db import DatabaseError, connection
 from django.forms import MultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -15,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import (
     require_http_methods,
     require_POST,
@@ -112,6 +114,7 @@ def consent_from(form: ConsentForm) -> services.Consent:
         email=data["email"] if data["consent_store"] else "",
         contact_name=data["contact_name"].strip(),
         contact_phone=data["contact_phone"],
+        alerts=data["alerts"],
     )
 
 
@@ -385,3 +388,21 @@ def report_unsaved(request: HttpRequest, fmt: str) -> HttpResponse:
         profile=form.to_profile(), as_of=form.cleaned_data["as_of"]
     )
     return report_response(report, fmt)
+
+
+@csrf_exempt  # mail clients' one-click POST (RFC 8058) has no CSRF token; the signed token authorises it
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """Stop alert emails: one button on the page, or one POST from the mail client."""
+    from . import alerts
+
+    if request.method == "POST":
+        if alerts.unsubscribe(token) is None:
+            raise Http404("Unknown unsubscribe link.")
+        return render(request, "programs/unsubscribed.html")
+    try:
+        signing.loads(token, salt=alerts.UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        raise Http404("Unknown unsubscribe link.") from None
+    return render(request, "programs/unsubscribe.html", {"token": token})

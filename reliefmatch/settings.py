@@ -169,6 +169,9 @@ API_RATE_LIMIT = env("API_RATE_LIMIT", "60/min")
 API_SCREENING_RATE_LIMIT = env("API_SCREENING_RATE_LIMIT", "10/min")
 NINJA_NUM_PROXIES = int(env("DJANGO_NUM_PROXIES", "0"))
 
+# Where the app is reached from outside, for links in emails sent by cron jobs.
+SITE_URL = env("DJANGO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # Bump when the privacy notice (templates/programs/includes/privacy_notice.html)
 # changes; each consent records the version it was given under.
 PRIVACY_NOTICE_VERSION = "2026-11-24"
