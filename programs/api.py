@@ -5,7 +5,8 @@ The request schema documents the profile contract (field names, allowed
 codes, ranges) in the OpenAPI document; the matcher's own ``parse_profile``
 then validates the body, so the API, the form and the command line accept
 exactly the same profiles. Every invalid body answers 422 with every problem
-by field: ``{"errors": {"field": ["message", ...]}}``.
+by field: ``{"errors": {"field": ["message", ...]}}``; a body that is not
+JSON at all answers 400, and every declared status is in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ninja.security import APIKeyHeader
 from ninja.throttling import BaseThrottle
 
 from . import matching, services
+from .screening import MAX_SCREENING_ROWS, read_screening_csv, screen
 
 
 def _codes(spec_name: str) -> Any:
@@ -67,6 +69,15 @@ class ProfileIn(Schema):
 
 class ErrorsOut(Schema):
     errors: dict[str, list[str]]
+
+
+class DetailOut(Schema):
+    detail: str
+
+
+#: Every operation may answer these: a body that is not JSON at all (400) and
+#: too many requests from one client (429, with Retry-After).
+COMMON = {400: DetailOut, 429: DetailOut}
 
 
 PERIODS = {
@@ -145,7 +156,9 @@ def validation_errors(request: HttpRequest, exc: NinjaValidationError):
 
 
 @api.post(
-    "/match", response={200: dict[str, Any], 422: ErrorsOut}, summary="Match a profile"
+    "/match",
+    response={200: dict[str, Any], 422: ErrorsOut, **COMMON},
+    summary="Match a profile",
 )
 def match(request: HttpRequest, payload: ProfileIn):
     """Return the ranked results for a profile: the same as `manage.py match --format json`."""
@@ -159,7 +172,11 @@ def match(request: HttpRequest, payload: ProfileIn):
     return Status(200, report.to_dict())
 
 
-@api.get("/programmes", response=dict[str, Any], summary="List programmes")
+@api.get(
+    "/programmes",
+    response={200: dict[str, Any], 422: ErrorsOut, **COMMON},
+    summary="List programmes",
+)
 def programmes(
     request: HttpRequest,
     provider: str | None = Query(None, max_length=64),
@@ -185,7 +202,7 @@ def programmes(
 
 @api.get(
     "/programmes/{slug}",
-    response={200: dict[str, Any], 404: dict[str, str]},
+    response={200: dict[str, Any], 404: DetailOut, **COMMON},
     summary="One programme",
 )
 def programme(request: HttpRequest, slug: str):
@@ -206,8 +223,6 @@ def programme_out(programme: matching.Programme, day: datetime.date) -> dict[str
 
 # -- bulk screening -------------------------------------------------------------------
 
-MAX_SCREENING_ROWS = 1000
-
 
 class ScreeningIn(Schema):
     profiles: list[dict[str, Any]] = Field(
@@ -216,52 +231,11 @@ class ScreeningIn(Schema):
     as_of: datetime.date | None = None
 
 
-def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
-    """Return per row the outcome per programme, or that row's errors: one bad row fails alone."""
-    catalogue = services.current_catalogue()
-    out = []
-    for index, raw in enumerate(rows, start=1):
-        try:
-            profile = matching.parse_profile(raw)
-        except matching.ProfileError as error:
-            out.append({"row": index, "errors": error.errors})
-            continue
-        report = matching.match(
-            profile,
-            catalogue.programmes,
-            as_of=as_of,
-            catalogue_version=catalogue.version,
-        )
-        out.append(
-            {
-                "row": index,
-                "derived": {
-                    k: matching.jsonable(v) for k, v in profile.derived().items()
-                },
-                "results": {
-                    m.programme.slug: {
-                        "outcome": m.outcome.value,
-                        "near_miss": m.near_miss,
-                        "tier": m.tier,
-                    }
-                    for m in report.matches
-                },
-            }
-        )
-    return {
-        "as_of": as_of.isoformat(),
-        "catalogue_version": catalogue.version,
-        "rows": len(out),
-        "errors": sum(1 for row in out if "errors" in row),
-        "results": out,
-    }
-
-
 @api.post(
     "/screenings",
     auth=ApiKeyAuth(),
     throttle=[DatabaseThrottle("screenings", "API_SCREENING_RATE_LIMIT")],
-    response={200: dict[str, Any], 422: ErrorsOut},
+    response={200: dict[str, Any], 401: DetailOut, 422: ErrorsOut, **COMMON},
     summary="Screen many profiles",
 )
 def screenings(request: HttpRequest, payload: ScreeningIn):
@@ -273,7 +247,7 @@ def screenings(request: HttpRequest, payload: ScreeningIn):
     "/screenings/csv",
     auth=ApiKeyAuth(),
     throttle=[DatabaseThrottle("screenings", "API_SCREENING_RATE_LIMIT")],
-    response={200: dict[str, Any], 422: ErrorsOut},
+    response={200: dict[str, Any], 401: DetailOut, 422: ErrorsOut, **COMMON},
     summary="Screen a CSV of profiles",
 )
 def screenings_csv(
@@ -284,36 +258,3 @@ def screenings_csv(
     if problem:
         return Status(422, {"errors": {"file": [problem]}})
     return Status(200, screen(rows, as_of or timezone.localdate()))
-
-
-def read_screening_csv(file) -> tuple[list[dict[str, Any]], str]:
-    """Return the rows of an uploaded screening CSV, or a problem with the file as a whole."""
-    import csv
-    import io
-
-    if file.size > 2 * 1024 * 1024:
-        return [], "The file is larger than 2 MB."
-    try:
-        text = file.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], "The file is not UTF-8 text."
-    reader = csv.DictReader(io.StringIO(text))
-    rows = []
-    for record in reader:
-        if len(rows) == MAX_SCREENING_ROWS:
-            return [], f"At most {MAX_SCREENING_ROWS} rows at once."
-        row: dict[str, Any] = {}
-        for key, value in record.items():
-            if key is None:  # more cells than headings
-                continue
-            value = (value or "").strip()
-            if value == "":
-                continue
-            if key in ("export_markets", "platforms", "needs"):
-                row[key] = [v.strip() for v in value.split(";") if v.strip()]
-            else:
-                row[key] = value
-        rows.append(row)
-    if not rows:
-        return [], "The file has no rows."
-    return rows, ""
