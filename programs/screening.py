@@ -1,0 +1,255 @@
+"""
+Bulk screening: many business profiles against the catalogue at once.
+
+Used by the JSON API (``/api/v1/screenings`` and ``/api/v1/screenings/csv``)
+and by the staff screening page, so both read the same CSV and give the same
+answers.
+
+Contract
+--------
+* A screening CSV has a header row of contract field names
+  (``matching.PROFILE_FIELDS``, any order, any subset that includes the
+  required ones); sets are written ``a;b``; a blank cell means not answered.
+  ``template_csv`` returns a header of every answer field and one example.
+* ``read_screening_csv`` returns the rows, or one problem with the file as a
+  whole (too large, not UTF-8, too many rows, no rows).
+* ``screen`` returns per row the outcome per programme, or that row's
+  errors: one bad row fails alone.
+* ``write_result_csv`` writes one line per input row: the row number, the
+  derived size class and urgency, one column per programme slug with its
+  tier, and the row's errors. Codes stay codes (``micro``, ``near_miss``), so
+  a file reads the same whatever the language; the fixed headings follow the
+  active language. Every cell passes through ``reports.neutralise``.
+* ``summarise`` counts rows, rows with errors and, per programme, the rows
+  that are eligible, possibly eligible or a near miss.
+
+Nothing here keeps an uploaded file or a result.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from django.utils.translation import gettext
+
+from . import matching, reports, services
+
+MAX_SCREENING_ROWS = 1000
+MAX_SCREENING_BYTES = 2 * 1024 * 1024
+
+#: Tiers the summary counts, in the order it shows them.
+SUMMARY_TIERS = ("eligible", "possibly_eligible", "near_miss")
+
+#: The example row of the template: a stall in Wuhan, answered in full.
+TEMPLATE_EXAMPLE: dict[str, Any] = {
+    "business_type": "street_stall",
+    "registration": "individual_business",
+    "province": "CN-HB",
+    "city": "Wuhan",
+    "employees": 2,
+    "annual_revenue_cny": 300000,
+    "years_operating": 3,
+    "export_share_pct": 0,
+    "export_markets": [],
+    "platforms": ["alipay_merchant", "wechat_pay_merchant"],
+    "cash_runway_months": 2,
+    "cash_on_hand_cny": "",
+    "monthly_fixed_costs_cny": "",
+    "revenue_change_pct": -40,
+    "has_bank_loan": "no",
+    "premises": "rented_private",
+    "vat_small_scale": "yes",
+    "needs": ["financing", "rent_relief"],
+}
+
+
+def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
+    """Return per row the outcome per programme, or that row's errors: one bad row fails alone."""
+    catalogue = services.current_catalogue()
+    out = []
+    for index, raw in enumerate(rows, start=1):
+        try:
+            profile = matching.parse_profile(raw)
+        except matching.ProfileError as error:
+            out.append({"row": index, "errors": error.errors})
+            continue
+        report = matching.match(
+            profile,
+            catalogue.programmes,
+            as_of=as_of,
+            catalogue_version=catalogue.version,
+        )
+        out.append(
+            {
+                "row": index,
+                "derived": {
+                    k: matching.jsonable(v) for k, v in profile.derived().items()
+                },
+                "results": {
+                    m.programme.slug: {
+                        "outcome": m.outcome.value,
+                        "near_miss": m.near_miss,
+                        "tier": m.tier,
+                    }
+                    for m in report.matches
+                },
+            }
+        )
+    return {
+        "as_of": as_of.isoformat(),
+        "catalogue_version": catalogue.version,
+        "rows": len(out),
+        "errors": sum(1 for row in out if "errors" in row),
+        "results": out,
+    }
+
+
+def read_screening_csv(file) -> tuple[list[dict[str, Any]], str]:
+    """Return the rows of an uploaded screening CSV, or a problem with the file as a whole."""
+    if file.size > MAX_SCREENING_BYTES:
+        return [], gettext("The file is larger than 2 MB.")
+    try:
+        text = file.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], gettext("The file is not UTF-8 text.")
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    for record in reader:
+        if len(rows) == MAX_SCREENING_ROWS:
+            return [], gettext("At most %(n)s rows at once.") % {
+                "n": MAX_SCREENING_ROWS
+            }
+        row: dict[str, Any] = {}
+        for key, value in record.items():
+            if key is None:  # more cells than headings
+                continue
+            value = (value or "").strip()
+            if value == "":
+                continue
+            if key in ("export_markets", "platforms", "needs"):
+                row[key] = [v.strip() for v in value.split(";") if v.strip()]
+            else:
+                row[key] = value
+        rows.append(row)
+    if not rows:
+        return [], gettext("The file has no rows.")
+    return rows, ""
+
+
+def _template_cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ";".join(value)
+    return str(value)
+
+
+def template_csv() -> str:
+    """Return a screening CSV to fill in: every answer field and one example row."""
+    fp = io.StringIO()
+    writer = csv.writer(fp)
+    writer.writerow(matching.PROFILE_FIELDS)
+    writer.writerow(
+        _template_cell(TEMPLATE_EXAMPLE.get(name, ""))
+        for name in matching.PROFILE_FIELDS
+    )
+    return fp.getvalue()
+
+
+def programme_slugs(result: dict[str, Any]) -> list[str]:
+    """Return the programme slugs of a screening result, sorted."""
+    return sorted(
+        {slug for row in result["results"] for slug in row.get("results", {})}
+    )
+
+
+def errors_text(errors: dict[str, list[str]]) -> str:
+    """Return a row's errors as "field: message; field: message"."""
+    return "; ".join(
+        f"{field}: {message}"
+        for field, messages in errors.items()
+        for message in messages
+    )
+
+
+def write_result_csv(result: dict[str, Any], fp: TextIO) -> int:
+    """Write one line per screened row to a text file; return the number of rows.
+
+    Open the file with ``newline=""``; the caller adds a byte order mark if
+    it wants one.
+    """
+    slugs = programme_slugs(result)
+    writer = csv.writer(fp)
+    writer.writerow(
+        reports.neutralise(heading)
+        for heading in (
+            gettext("Row"),
+            gettext("Size class"),
+            gettext("Urgency"),
+            *slugs,
+            gettext("Errors"),
+        )
+    )
+    for row in result["results"]:
+        derived = row.get("derived", {})
+        outcomes = row.get("results", {})
+        writer.writerow(
+            reports.neutralise(cell)
+            for cell in (
+                row["row"],
+                derived.get("size_class"),
+                derived.get("urgency"),
+                *(outcomes.get(slug, {}).get("tier") for slug in slugs),
+                errors_text(row.get("errors", {})),
+            )
+        )
+    return len(result["results"])
+
+
+@dataclass(frozen=True)
+class ScreeningSummary:
+    rows: int
+    errors: int
+    as_of: str
+    catalogue_version: str
+    # slug, name, {"eligible": n, "possibly_eligible": n, "near_miss": n}
+    per_programme: list[tuple[str, str, dict[str, int]]]
+
+    @property
+    def screened(self) -> int:
+        return self.rows - self.errors
+
+
+def summarise(
+    result: dict[str, Any], programmes: Iterable[matching.Programme] = ()
+) -> ScreeningSummary:
+    """Count rows, rows with errors and per programme the rows in each tier.
+
+    ``programmes`` gives the names (in the active language); a slug without
+    one is shown as itself.
+    """
+    names = {p.slug: str(p.name) or p.slug for p in programmes}
+    counts = {slug: dict.fromkeys(SUMMARY_TIERS, 0) for slug in programme_slugs(result)}
+    for row in result["results"]:
+        for slug, outcome in row.get("results", {}).items():
+            if outcome["tier"] in SUMMARY_TIERS:
+                counts[slug][outcome["tier"]] += 1
+    per_programme = sorted(
+        ((slug, names.get(slug, slug), tiers) for slug, tiers in counts.items()),
+        key=lambda item: (
+            -item[2]["eligible"],
+            -item[2]["possibly_eligible"],
+            -item[2]["near_miss"],
+            item[0],
+        ),
+    )
+    return ScreeningSummary(
+        rows=result["rows"],
+        errors=result["errors"],
+        as_of=result["as_of"],
+        catalogue_version=result["catalogue_version"],
+        per_programme=per_programme,
+    )

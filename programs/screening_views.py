@@ -1,0 +1,173 @@
+"""
+The staff screening page: upload a CSV of businesses, see the counts or
+download the result per row.
+
+Staff with the match report permission only. Nothing uploaded is kept: the
+file is read within the request and the result goes straight into the
+response, so a download means posting the file again (the form offers both
+actions side by side, and both work without JavaScript).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+
+from . import matching, reporting, screening, services
+
+#: Rows with errors listed on the summary page; the download has them all.
+ERROR_ROWS_SHOWN = 100
+
+
+class ScreeningForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        error_messages={
+            "required": _("Choose a CSV file to screen."),
+            "empty": _("The file is empty."),
+        },
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    as_of = forms.DateField(
+        label=_("Screen as of"),
+        required=False,
+        help_text=_("The day the programmes' dates are checked against; blank: today."),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.rows: list[dict[str, Any]] = []
+        self.fields["file"].help_text = gettext(
+            "A UTF-8 CSV file of at most 2 MB and %(rows)s rows."
+        ) % {"rows": screening.MAX_SCREENING_ROWS}
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        rows, problem = screening.read_screening_csv(file)
+        if problem:
+            raise ValidationError(problem, code="unreadable")
+        self.rows = rows
+        return file
+
+
+def wants_download(request: HttpRequest) -> bool:
+    return (
+        request.POST.get("action") == "download"
+        or request.POST.get("download") == "1"
+        or request.GET.get("download") == "1"
+    )
+
+
+def column_help() -> list[dict[str, Any]]:
+    """Return, per answer field of a screening CSV, what it takes."""
+    columns = []
+    for name in matching.PROFILE_FIELDS:
+        spec = matching.FIELDS[name]
+        kind = spec.kind
+        if kind is matching.FieldKind.CHOICE:
+            accepts = gettext("one code from the list")
+        elif kind is matching.FieldKind.MULTI:
+            accepts = gettext("codes from the list, separated by ;")
+        elif kind is matching.FieldKind.BOOLEAN:
+            accepts = gettext("yes or no")
+        elif kind is matching.FieldKind.TEXT:
+            accepts = gettext("text, up to 100 characters")
+        elif kind is matching.FieldKind.INTEGER:
+            accepts = gettext("a whole number from %(min)s to %(max)s") % {
+                "min": matching.display_value(name, spec.minimum),
+                "max": matching.display_value(name, spec.maximum),
+            }
+        else:
+            accepts = gettext("a number from %(min)s to %(max)s") % {
+                "min": matching.display_value(name, spec.minimum),
+                "max": matching.display_value(name, spec.maximum),
+            }
+        columns.append(
+            {
+                "name": name,
+                "label": str(spec.label),
+                "required": spec.required,
+                "accepts": accepts,
+                "choices": [(code, str(label)) for code, label in spec.choices],
+            }
+        )
+    return columns
+
+
+def result_response(result: dict[str, Any]) -> HttpResponse:
+    """Return the screening result as a CSV attachment (UTF-8 with a BOM for Excel)."""
+    filename = f"reliefmatch-screening-{timezone.localdate():%Y%m%d}.csv"
+    response = HttpResponse(
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(True, filename)},
+    )
+    response.write("\ufeff")
+    screening.write_result_csv(result, response)
+    return response
+
+
+@never_cache
+@staff_member_required
+def screening_page(request: HttpRequest) -> HttpResponse:
+    """Screen an uploaded CSV: show the counts, or download the result per row."""
+    reporting.check_access(request.user)
+    summary = None
+    error_rows: list[tuple[int, str]] = []
+    if request.method == "POST":
+        form = ScreeningForm(request.POST, request.FILES)
+        if form.is_valid():
+            as_of = form.cleaned_data["as_of"] or timezone.localdate()
+            result = screening.screen(form.rows, as_of)
+            if wants_download(request):
+                return result_response(result)
+            summary = screening.summarise(
+                result, services.current_catalogue().programmes
+            )
+            error_rows = [
+                (row["row"], screening.errors_text(row["errors"]))
+                for row in result["results"]
+                if "errors" in row
+            ][:ERROR_ROWS_SHOWN]
+            # A file input cannot be filled in again; keep the date.
+            form = ScreeningForm(initial={"as_of": form.cleaned_data["as_of"]})
+    else:
+        form = ScreeningForm()
+    context = {
+        **admin.site.each_context(request),
+        "title": gettext("Screen a CSV of businesses"),
+        "form": form,
+        "summary": summary,
+        "error_rows": error_rows,
+        "error_rows_shown": ERROR_ROWS_SHOWN,
+        "columns": column_help(),
+        "max_rows": screening.MAX_SCREENING_ROWS,
+    }
+    return TemplateResponse(request, "admin/programs/screening.html", context)
+
+
+@never_cache
+@staff_member_required
+def screening_template(request: HttpRequest) -> HttpResponse:
+    """Return the template CSV: every answer field and one example row."""
+    reporting.check_access(request.user)
+    return HttpResponse(
+        "\ufeff" + screening.template_csv(),
+        content_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": content_disposition_header(
+                True, "reliefmatch-screening-template.csv"
+            )
+        },
+    )
