@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -115,62 +115,75 @@ def send_alerts(
     updated = dict(Programme.objects.values_list("pk", "updated_at"))
     for profile_id, candidates in find_candidates(today=today).items():
         if dry_run:
+            sent = candidates
+        else:
+            try:
+                sent = send_one(
+                    profile_id,
+                    candidates,
+                    today=today,
+                    created=created,
+                    updated=updated,
+                )
+            except IntegrityError:
+                continue  # a concurrent run recorded these alerts first, and sends them
+        if sent:
             run.emails += 1
-            run.alerts += len(candidates)
-            for c in candidates:
+            run.alerts += len(sent)
+            for c in sent:
                 run.by_kind[c.kind] += 1
-            continue
-        with transaction.atomic():
-            row = (
-                BusinessProfile.objects.select_for_update()
-                .filter(pk=profile_id, alerts_consented_at__isnull=False)
-                .exclude(email="")
-                .first()
-            )
-            if row is None:
-                continue
-            recorded = set(
-                SentAlert.objects.filter(profile=row).values_list(
-                    "programme_id", "kind", "reason"
-                )
-            )
-            fresh = [
-                c
-                for c in candidates
-                if (c.programme_id, c.kind, c.reason) not in recorded
-                and not (
-                    c.kind == FITS
-                    and (c.programme_id, FITS, matching.Outcome.ELIGIBLE.value)
-                    in recorded
-                )
-            ]
-            if not fresh:
-                continue
-            since = max(
-                [row.alerts_consented_at]
-                + list(
-                    SentAlert.objects.filter(profile=row).values_list(
-                        "sent_at", flat=True
-                    )
-                )
-            )
-            SentAlert.objects.bulk_create(
-                SentAlert(
-                    profile=row,
-                    programme_id=c.programme_id,
-                    kind=c.kind,
-                    reason=c.reason,
-                )
-                for c in fresh
-            )
-            send_email(
-                row, fresh, since=since, today=today, created=created, updated=updated
-            )
-        run.emails += 1
-        run.alerts += len(fresh)
-        for c in fresh:
-            run.by_kind[c.kind] += 1
     return run
+
+
+def send_one(
+    profile_id: int, candidates: list[Candidate], *, today, created, updated
+) -> list[Candidate]:
+    """Record and send one owner's alerts in one transaction; return what was sent.
+
+    The profile's row is locked (PostgreSQL) and the records re-read inside the
+    transaction, so a run that found the same candidates earlier sends nothing.
+    """
+    with transaction.atomic():
+        row = (
+            BusinessProfile.objects.select_for_update()
+            .filter(pk=profile_id, alerts_consented_at__isnull=False)
+            .exclude(email="")
+            .first()
+        )
+        if row is None:
+            return []
+        recorded = set(
+            SentAlert.objects.filter(profile=row).values_list(
+                "programme_id", "kind", "reason"
+            )
+        )
+        fresh = [
+            c
+            for c in candidates
+            if (c.programme_id, c.kind, c.reason) not in recorded
+            and not (
+                c.kind == FITS
+                and (c.programme_id, FITS, matching.Outcome.ELIGIBLE.value) in recorded
+            )
+        ]
+        if not fresh:
+            return []
+        since = max(
+            [row.alerts_consented_at]
+            + list(
+                SentAlert.objects.filter(profile=row).values_list("sent_at", flat=True)
+            )
+        )
+        SentAlert.objects.bulk_create(
+            SentAlert(
+                profile=row, programme_id=c.programme_id, kind=c.kind, reason=c.reason
+            )
+            for c in fresh
+        )
+        send_email(
+            row, fresh, since=since, today=today, created=created, updated=updated
+        )
+    return fresh
 
 
 def why(c: Candidate, *, since, today, created, updated) -> str:

@@ -78,6 +78,16 @@ def test_new_programme_that_fits_is_emailed_once_with_why_and_links():
     assert len(mail.outbox) == 1
 
 
+def test_a_run_holding_stale_candidates_sends_nothing_already_sent(monkeypatch):
+    owner()
+    stall_programme()
+    stale = alerts.find_candidates(today=TODAY)  # what a concurrent run found earlier
+    assert alerts.send_alerts(today=TODAY).emails == 1
+    monkeypatch.setattr(alerts, "find_candidates", lambda today: stale)
+    assert alerts.send_alerts(today=TODAY).emails == 0
+    assert len(mail.outbox) == 1
+
+
 def test_changed_rule_that_now_fits_is_emailed():
     programme = ProgrammeFactory(slug="cafe-fund", opens_on=datetime.date(2020, 6, 1))
     criterion = CriterionFactory(
