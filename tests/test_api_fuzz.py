@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -50,6 +52,19 @@ CHECKS = [
 def local_client_host():
     with LOCAL_CLIENT:
         yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keep_the_test_connection():
+    """Calls go straight to the WSGI app, not through Django's test client, so
+    do what that client does: keep request signals from closing the test's
+    database connection in the middle of its transaction (PostgreSQL fails
+    "Cannot open a new connection in an atomic block" otherwise)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
