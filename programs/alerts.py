@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -50,7 +50,7 @@ class AlertRun:
     by_kind: dict[str, int] = field(default_factory=lambda: {FITS: 0, DEADLINE: 0})
 
 
-def opted_in() -> object:
+def opted_in() -> QuerySet[BusinessProfile]:
     return BusinessProfile.objects.filter(alerts_consented_at__isnull=False).exclude(
         email=""
     )

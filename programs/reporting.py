@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 
 from . import matching
-from .models import BusinessProfile, PartnerAccount, StoredResult
+from .models import BusinessProfile, PartnerAccount, Programme, StoredResult
 
 PERMISSION = "programs.view_match_report"
 TIERS = ("eligible", "possibly_eligible", "near_miss", "not_eligible")
@@ -152,8 +152,6 @@ class Summary:
 
 def summary(queryset: QuerySet[StoredResult]) -> Summary:
     """Return the counts the report page and the PDF show, in a handful of queries."""
-    from .models import Programme
-
     names = {p.slug: str(p) for p in Programme.objects.all()}
     per_programme: dict[str, dict[str, int]] = {}
     for row in (

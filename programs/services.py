@@ -19,19 +19,25 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from . import matching
 from .models import (
+    ApiKey,
     BusinessProfile,
     Criterion,
     Programme,
     Provider,
+    SentAlert,
     Source,
     StoredResult,
+    ThrottleCount,
 )
 
 CATALOGUE_FILE = Path(__file__).resolve().parent / "catalogue" / "catalogue.toml"
@@ -290,8 +296,6 @@ def signed_link_token(row: BusinessProfile) -> str:
     the secret key over the stored digest; it opens the same profile and dies
     with it.
     """
-    from django.core import signing
-
     return "s." + signing.dumps(row.token_hash, salt=SIGNED_LINK_SALT)
 
 
@@ -300,8 +304,6 @@ def profile_by_token(token: str) -> BusinessProfile | None:
     if not (20 <= len(token) <= 200):
         return None
     if token.startswith("s."):
-        from django.core import signing
-
         try:
             digest = signing.loads(token[2:], salt=SIGNED_LINK_SALT)
         except signing.BadSignature:
@@ -337,8 +339,6 @@ def profile_update(
 
 def record_shown(*, row: BusinessProfile, report: matching.MatchReport) -> None:
     """Count open programmes the owner just saw fit as told, so alerts never repeat them."""
-    from .models import SentAlert
-
     ids = dict(Programme.objects.values_list("slug", "pk"))
     SentAlert.objects.bulk_create(
         [
@@ -573,8 +573,6 @@ class RematchReport:
 
 
 def _availability_expression(programme: matching.Programme, as_of_field: str):
-    from django.db.models import Case, Q, Value, When
-
     closed = Q(pk__isnull=False) if programme.withdrawn else Q(pk__isnull=True)
     if programme.closes_on is not None:
         closed |= Q(**{f"{as_of_field}__gt": programme.closes_on})
@@ -601,10 +599,6 @@ def rematch(
     programme (a new programme). No profile is loaded into Python. Ranks of
     existing results are left as they were told; new rows get rank 0.
     """
-    from django.db import connection
-    from django.db.models import Count, F, OuterRef, Subquery, Value
-    from django.db.models.functions import Coalesce
-
     from . import filters
 
     catalogue = current_catalogue()
@@ -680,8 +674,6 @@ def rematch(
 
 def api_key_create(*, name: str, created_by=None) -> tuple[Any, str]:
     """Create an API key; return it and the key text, which is never stored."""
-    from .models import ApiKey
-
     prefix = secrets.token_hex(4)
     key = f"rm_{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiKey.objects.create(
@@ -692,8 +684,6 @@ def api_key_create(*, name: str, created_by=None) -> tuple[Any, str]:
 
 def api_key_check(key: str):
     """Return the active ApiKey for a presented key, or None."""
-    from .models import ApiKey
-
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "rm" or not (8 <= len(key) <= 120):
         return None
@@ -711,10 +701,6 @@ def throttle_hit(*, key: str, limit: int, period: int) -> tuple[bool, int]:
     web process shares one count without a separate cache server.
     """
     import time
-
-    from django.db import connection
-
-    from .models import ThrottleCount
 
     now = int(time.time())
     window = now - now % period

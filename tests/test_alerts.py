@@ -295,3 +295,10 @@ def test_deleting_my_data_removes_queued_alerts():
     services.profile_delete(row=row)
     assert SentAlert.objects.count() == 0
     assert Criterion.objects.count() == 1
+
+
+def test_command_refuses_a_bad_date_clearly():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="--today must be a date as YYYY-MM-DD"):
+        call_command("send_match_alerts", "--today", "2020-02-30")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import sys
 
@@ -10,15 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from programs import matching, services
+from programs.management.arguments import iso_date
 
-
-def as_of_date(text: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(
-            f"--as-of must be a date as YYYY-MM-DD, not {text!r}"
-        ) from None
+as_of_date = iso_date("--as-of")
 
 
 class Command(BaseCommand):

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from programs import alerts
-
-
-def date_argument(text: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(
-            f"--today must be a date as YYYY-MM-DD, not {text!r}"
-        ) from None
+from programs.management.arguments import iso_date
 
 
 class Command(BaseCommand):
@@ -27,7 +17,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--today", type=date_argument, help="treat this date as today (YYYY-MM-DD)"
+            "--today",
+            type=iso_date("--today"),
+            help="treat this date as today (YYYY-MM-DD)",
         )
         parser.add_argument(
             "--dry-run",
