@@ -176,6 +176,10 @@ SITE_URL = env("DJANGO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # changes; each consent records the version it was given under.
 PRIVACY_NOTICE_VERSION = "2026-11-24"
 
+# Kept profiles are deleted this many days after they were last changed
+# (`manage.py purge_stale_profiles`, run daily by cron).
+PROFILE_RETENTION_DAYS = int(env("PROFILE_RETENTION_DAYS", "365"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
