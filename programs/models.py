@@ -526,3 +526,25 @@ class SentAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id} · {self.programme_id} · {self.kind} · {self.reason}"
+
+
+class CatalogueRevision(models.Model):
+    """One row whose ``token`` changes whenever any catalogue row changes.
+
+    Database triggers (migration 0006) give ``token`` a new random value
+    after every INSERT, UPDATE or DELETE on providers, programmes, criteria
+    and sources, whatever made the change: the admin, ``QuerySet.update()``,
+    ``bulk_create`` or SQL typed into a shell. Processes read this one row to
+    know whether the catalogue they compiled is still current
+    (``services.current_catalogue``). Tokens are random, never a counter, so
+    a value is never reused after the row is recreated.
+    """
+
+    token = models.CharField(max_length=32)
+
+    class Meta:
+        verbose_name = _("catalogue revision")
+        verbose_name_plural = _("catalogue revisions")
+
+    def __str__(self) -> str:
+        return self.token

@@ -31,6 +31,7 @@ from . import matching
 from .models import (
     ApiKey,
     BusinessProfile,
+    CatalogueRevision,
     Criterion,
     Programme,
     Provider,
@@ -143,10 +144,45 @@ class Catalogue:
         return next((p for p in self.programmes if p.slug == slug), None)
 
 
-def current_catalogue() -> Catalogue:
-    """Return every programme as plain data with the catalogue version (four queries)."""
+def read_catalogue() -> Catalogue:
+    """Return every programme as plain data with the catalogue version (three queries)."""
     programmes = tuple(programme_rules(row) for row in programme_queryset())
     return Catalogue(programmes, matching.catalogue_version(programmes))
+
+
+def catalogue_revision() -> str | None:
+    """Return the token that changes with every catalogue change (one query).
+
+    None when the revision row is missing (a database without the triggers
+    of migration 0006): then nothing may be cached.
+    """
+    return (
+        CatalogueRevision.objects.filter(pk=1).values_list("token", flat=True).first()
+    )
+
+
+#: (revision token, catalogue) compiled by this process; replaced, never mutated.
+_compiled: tuple[str, Catalogue] | None = None
+
+
+def current_catalogue() -> Catalogue:
+    """Return the current catalogue: one query while it is unchanged, four after a change.
+
+    Each process keeps the catalogue it last read with the revision token it
+    read first. A change anywhere in the catalogue gives the revision a new
+    token (database triggers), so the next call reads the catalogue again.
+    Reading the token before the rows means a change racing with the read
+    can only make the cache rebuild once more, never keep stale rules.
+    """
+    global _compiled
+    token = catalogue_revision()
+    compiled = _compiled
+    if token is not None and compiled is not None and compiled[0] == token:
+        return compiled[1]
+    catalogue = read_catalogue()
+    if token is not None:
+        _compiled = (token, catalogue)
+    return catalogue
 
 
 def run_match(

@@ -128,8 +128,10 @@ def test_current_catalogue_reads_plain_data_in_a_fixed_number_of_queries(
     catalogue_file, django_assert_num_queries
 ):
     services.load_catalogue(path=catalogue_file)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):  # the revision, then the rows
         catalogue = services.current_catalogue()
+    with django_assert_num_queries(1):  # unchanged: only the revision
+        assert services.current_catalogue() is catalogue
     [programme] = catalogue.programmes
     assert programme.name == matching.Text("Acme loans", "阿克米贷款")
     assert programme.criteria[0].value == ("micro", "small")
