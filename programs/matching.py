@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from django.utils.functional import Promise
@@ -728,6 +729,11 @@ class Criterion:
     def spec(self) -> FieldSpec:
         return FIELDS[self.field]
 
+    @cached_property
+    def test(self) -> Callable[[Any], bool]:
+        """Return the test of an answered value, built once per criterion."""
+        return TESTS[self.operator](self.value)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "field": self.field,
@@ -888,6 +894,11 @@ class Programme:
     sources: tuple[Source, ...] = ()
     provider_name: Text = Text()
 
+    @cached_property
+    def rules(self) -> CompiledRules:
+        """Return the criteria compiled for evaluation, built once per programme."""
+        return CompiledRules.of(self.criteria)
+
     def availability(self, as_of: datetime.date) -> Availability:
         if self.withdrawn or (self.closes_on is not None and as_of > self.closes_on):
             return Availability.CLOSED
@@ -958,16 +969,24 @@ OUTCOME_LABELS = {
     Outcome.NOT_ELIGIBLE: _("not eligible"),
 }
 
-#: operator -> test of an answered value against the criterion's value
-TESTS: dict[Operator, Callable[[Any, Any], bool]] = {
-    Operator.EQUALS: lambda actual, expected: actual == expected,
-    Operator.ONE_OF: lambda actual, expected: actual in expected,
-    Operator.NOT_ONE_OF: lambda actual, expected: actual not in expected,
-    Operator.CONTAINS_ANY: lambda actual, expected: not actual.isdisjoint(expected),
-    Operator.GTE: lambda actual, expected: actual >= expected,
-    Operator.LTE: lambda actual, expected: actual <= expected,
-    Operator.BETWEEN: lambda actual, expected: expected[0] <= actual <= expected[1],
-    Operator.IS: lambda actual, expected: actual is expected,
+#: operator -> a maker of the test of an answered value against the criterion's
+#: canonical value. The one definition of what each operator means; a
+#: criterion builds its test once (``Criterion.test``) and keeps it.
+TESTS: dict[Operator, Callable[[Any], Callable[[Any], bool]]] = {
+    Operator.EQUALS: lambda expected: lambda actual: actual == expected,
+    Operator.ONE_OF: lambda expected: frozenset(expected).__contains__,
+    Operator.NOT_ONE_OF: lambda expected: (
+        lambda actual, codes=frozenset(expected): actual not in codes
+    ),
+    Operator.CONTAINS_ANY: lambda expected: (
+        lambda actual, codes=frozenset(expected): not codes.isdisjoint(actual)
+    ),
+    Operator.GTE: lambda expected: lambda actual: actual >= expected,
+    Operator.LTE: lambda expected: lambda actual: actual <= expected,
+    Operator.BETWEEN: lambda expected: (
+        lambda actual, low=expected[0], high=expected[1]: low <= actual <= high
+    ),
+    Operator.IS: lambda expected: lambda actual: actual is expected,
 }
 
 
@@ -976,11 +995,34 @@ def evaluate(criterion: Criterion, facts: Mapping[str, Any]) -> State:
     actual = facts.get(criterion.field)
     if actual is None:
         return State.UNKNOWN
-    return (
-        State.MET
-        if TESTS[criterion.operator](actual, criterion.value)
-        else State.NOT_MET
-    )
+    return State.MET if criterion.test(actual) else State.NOT_MET
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    """A programme's criteria arranged for evaluation, built once per programme.
+
+    ``tests`` pairs each criterion's field with its test, in criteria order;
+    ``groups`` lists each required group (ascending) with the indexes of its
+    criteria; ``preferences`` the indexes of preference criteria.
+    """
+
+    tests: tuple[tuple[str, Callable[[Any], bool]], ...]
+    groups: tuple[tuple[int, tuple[int, ...]], ...]
+    preferences: tuple[int, ...]
+
+    @classmethod
+    def of(cls, criteria: Iterable[Criterion]) -> CompiledRules:
+        criteria = tuple(criteria)
+        groups: dict[int, list[int]] = {}
+        for i, c in enumerate(criteria):
+            if c.required:
+                groups.setdefault(c.group, []).append(i)
+        return cls(
+            tests=tuple((c.field, c.test) for c in criteria),
+            groups=tuple((g, tuple(members)) for g, members in sorted(groups.items())),
+            preferences=tuple(i for i, c in enumerate(criteria) if not c.required),
+        )
 
 
 def display_value(field_name: str, value: Any) -> str:
@@ -1113,9 +1155,19 @@ class ProgrammeMatch:
     availability: Availability
     need_fit: int
     preference_points: int
-    results: tuple[CriterionResult, ...]
+    states: tuple[State, ...]  # one per criterion, in the programme's order
     failing_groups: tuple[int, ...] = ()
     unknown_groups: tuple[int, ...] = ()
+    facts: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def results(self) -> tuple[CriterionResult, ...]:
+        """Return each criterion with its state and the answer it was tested on."""
+        get = self.facts.get
+        return tuple(
+            CriterionResult(c, state, get(c.field))
+            for c, state in zip(self.programme.criteria, self.states, strict=True)
+        )
 
     @property
     def score(self) -> int:
@@ -1192,24 +1244,30 @@ def assess(
 ) -> ProgrammeMatch:
     """Return how one profile fares against one programme's criteria."""
     facts = profile.facts() if facts is None else facts
-    results: list[CriterionResult] = []
-    group_states: dict[int, set[State]] = {}
-    preference_points = 0
-    for criterion in programme.criteria:
-        state = evaluate(criterion, facts)
-        results.append(CriterionResult(criterion, state, facts.get(criterion.field)))
-        if criterion.required:
-            group_states.setdefault(criterion.group, set()).add(state)
-        elif state is State.MET:
-            preference_points += 1
-    failing = tuple(
-        g for g, states in sorted(group_states.items()) if states == {State.NOT_MET}
+    rules = programme.rules
+    get = facts.get
+    met, not_met, unknown_state = State.MET, State.NOT_MET, State.UNKNOWN
+    states = tuple(
+        unknown_state
+        if (actual := get(name)) is None
+        else met
+        if test(actual)
+        else not_met
+        for name, test in rules.tests
     )
-    unknown = tuple(
-        g
-        for g, states in sorted(group_states.items())
-        if State.MET not in states and State.UNKNOWN in states
-    )
+    failing: list[int] = []
+    unknown: list[int] = []
+    for group, members in rules.groups:
+        # A group holds when any criterion is met; it fails when all are not met.
+        open_question = False
+        for i in members:
+            state = states[i]
+            if state is met:
+                break
+            if state is unknown_state:
+                open_question = True
+        else:
+            (unknown if open_question else failing).append(group)
     if failing:
         outcome = Outcome.NOT_ELIGIBLE
     elif unknown or programme.discretionary:
@@ -1222,10 +1280,11 @@ def assess(
         near_miss=len(failing) == 1,
         availability=programme.availability(as_of),
         need_fit=len(profile.needs & programme.needs),
-        preference_points=preference_points,
-        results=tuple(results),
-        failing_groups=failing,
-        unknown_groups=unknown,
+        preference_points=sum(states[i] is met for i in rules.preferences),
+        states=states,
+        failing_groups=tuple(failing),
+        unknown_groups=tuple(unknown),
+        facts=facts,
     )
 
 
