@@ -186,10 +186,13 @@ def current_catalogue() -> Catalogue:
 
 
 def run_match(
-    *, profile: matching.Profile, as_of: datetime.date | None = None
+    *,
+    profile: matching.Profile,
+    as_of: datetime.date | None = None,
+    catalogue: Catalogue | None = None,
 ) -> matching.MatchReport:
-    """Return the ranked results for a profile against the current catalogue."""
-    catalogue = current_catalogue()
+    """Return the ranked results for a profile against the (current) catalogue."""
+    catalogue = catalogue or current_catalogue()
     return matching.match(
         profile,
         catalogue.programmes,

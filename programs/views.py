@@ -1,18 +1,23 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import logging
 from http import HTTPStatus
 
 from django.contrib import messages
 from django.core import signing
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.forms import MultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
@@ -234,19 +239,62 @@ def answers_summary(profile: matching.Profile) -> list[tuple[str, str]]:
     ]
 
 
-def render_results(
+#: Stands for the CSRF token in a cached results body; the request's own
+#: token replaces it when the page is served.
+CSRF_PLACEHOLDER = "reliefmatch-csrf-token-placeholder"
+#: How long a rendered results body is kept. Its key changes with anything
+#: that changes the page, so this only bounds memory, never staleness.
+RESULTS_CACHE_SECONDS = 24 * 60 * 60
+
+
+def results_body(
     request: HttpRequest,
     report: matching.MatchReport,
     *,
     as_of: datetime.date | None,
     row: BusinessProfile | None = None,
     token: str = "",
-) -> HttpResponse:
+) -> str:
+    """Render the results page's content, with a placeholder for the CSRF token."""
     context = results_context(report, as_of=as_of, token=token)
     context["row"] = row
     if row is not None:
         context["email_form"] = EmailLinkForm(initial={"email": row.email})
-    return render(request, "programs/results.html", context)
+    context["csrf_token"] = CSRF_PLACEHOLDER
+    return render_to_string(
+        "programs/includes/results_body.html", context, request=request
+    )
+
+
+def render_results(
+    request: HttpRequest,
+    report: matching.MatchReport | None = None,
+    *,
+    as_of: datetime.date | None = None,
+    row: BusinessProfile | None = None,
+    token: str = "",
+    body: str | None = None,
+) -> HttpResponse:
+    """Return the results page around `body` (rendered now from `report` if not given)."""
+    if body is None:
+        body = results_body(request, report, as_of=as_of, row=row, token=token)
+    body = body.replace(CSRF_PLACEHOLDER, get_token(request))
+    # Safe: the body is our own template's output, escaped when it was rendered.
+    return render(request, "programs/results.html", {"body": mark_safe(body)})
+
+
+def results_cache_key(
+    row: BusinessProfile, catalogue_version: str, as_of: datetime.date
+) -> str:
+    """Return the key of a kept profile's rendered results.
+
+    It changes with every column of the row (answers, consents, email), the
+    catalogue's content, the language and the date results are computed for,
+    so a cached body is never stale; it is only ever reused unchanged.
+    """
+    values = repr([getattr(row, f.attname) for f in row._meta.concrete_fields])
+    digest = hashlib.sha256(values.encode()).hexdigest()[:32]
+    return f"results:{row.pk}:{digest}:{catalogue_version}:{get_language()}:{as_of}"
 
 
 # -- kept profiles behind their private link ---------------------------------------------
@@ -263,10 +311,17 @@ def kept_profile(token: str) -> BusinessProfile:
 @require_safe
 def results(request: HttpRequest, token: str) -> HttpResponse:
     row = kept_profile(token)
-    report = services.run_match(
-        profile=services.profile_from_model(row), as_of=row.as_of
-    )
-    return render_results(request, report, as_of=row.as_of, row=row, token=token)
+    catalogue = services.current_catalogue()
+    today = row.as_of or timezone.localdate()
+    key = results_cache_key(row, catalogue.version, today)
+    body = cache.get(key)
+    if body is None:
+        report = services.run_match(
+            profile=services.profile_from_model(row), as_of=today, catalogue=catalogue
+        )
+        body = results_body(request, report, as_of=row.as_of, row=row, token=token)
+        cache.set(key, body, RESULTS_CACHE_SECONDS)
+    return render_results(request, body=body)
 
 
 @never_cache
