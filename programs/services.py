@@ -139,6 +139,8 @@ def programme_queryset():
 class Catalogue:
     programmes: tuple[matching.Programme, ...]
     version: str
+    #: slug -> primary key of each programme row, for storing results.
+    ids: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def get(self, slug: str) -> matching.Programme | None:
         return next((p for p in self.programmes if p.slug == slug), None)
@@ -146,8 +148,13 @@ class Catalogue:
 
 def read_catalogue() -> Catalogue:
     """Return every programme as plain data with the catalogue version (three queries)."""
-    programmes = tuple(programme_rules(row) for row in programme_queryset())
-    return Catalogue(programmes, matching.catalogue_version(programmes))
+    rows = list(programme_queryset())
+    programmes = tuple(programme_rules(row) for row in rows)
+    return Catalogue(
+        programmes,
+        matching.catalogue_version(programmes),
+        ids={row.slug: row.pk for row in rows},
+    )
 
 
 def catalogue_revision() -> str | None:
@@ -239,7 +246,9 @@ def profile_from_model(row: BusinessProfile) -> matching.Profile:
 
 def profile_create(*, profile: matching.Profile, **extra: Any) -> BusinessProfile:
     row = BusinessProfile(**profile_model_fields(profile), **extra)
-    row.full_clean()
+    # The one unique column is the digest of a fresh 256-bit random token:
+    # the database's constraint guards it without a query beforehand.
+    row.full_clean(validate_unique=False)
     row.save()
     return row
 
@@ -265,14 +274,29 @@ class Consent:
     alerts: bool = False
 
 
-def store_results(*, row: BusinessProfile, report: matching.MatchReport) -> None:
-    """Replace the stored record of what the business was told."""
-    ids = dict(
+def programme_ids(report: matching.MatchReport) -> Mapping[str, int]:
+    """Return slug -> programme primary key for the report's programmes.
+
+    From the cached catalogue when the report was made with the current one
+    (no query), else from the database.
+    """
+    catalogue = current_catalogue()
+    if catalogue.version == report.catalogue_version:
+        return catalogue.ids
+    return dict(
         Programme.objects.filter(
             slug__in=[m.programme.slug for m in report.matches]
         ).values_list("slug", "pk")
     )
-    StoredResult.objects.filter(profile=row).delete()
+
+
+def store_results(
+    *, row: BusinessProfile, report: matching.MatchReport, new: bool = False
+) -> Mapping[str, int]:
+    """Replace the stored record of what the business was told; return the programme ids."""
+    ids = programme_ids(report)
+    if not new:
+        StoredResult.objects.filter(profile=row).delete()
     StoredResult.objects.bulk_create(
         StoredResult(
             profile=row,
@@ -288,6 +312,7 @@ def store_results(*, row: BusinessProfile, report: matching.MatchReport) -> None
         for rank, m in enumerate(report.matches, start=1)
         if m.programme.slug in ids
     )
+    return ids
 
 
 @transaction.atomic
@@ -320,8 +345,8 @@ def profile_keep(
         language=language,
         alerts_consented_at=now if consent.alerts and consent.email else None,
     )
-    store_results(row=row, report=report)
-    record_shown(row=row, report=report)
+    ids = store_results(row=row, report=report, new=True)
+    record_shown(row=row, report=report, ids=ids)
     return row, token
 
 
@@ -371,14 +396,19 @@ def profile_update(
     row.as_of = as_of
     row.full_clean()
     row.save()
-    store_results(row=row, report=report)
-    record_shown(row=row, report=report)
+    ids = store_results(row=row, report=report)
+    record_shown(row=row, report=report, ids=ids)
     return row
 
 
-def record_shown(*, row: BusinessProfile, report: matching.MatchReport) -> None:
+def record_shown(
+    *,
+    row: BusinessProfile,
+    report: matching.MatchReport,
+    ids: Mapping[str, int] | None = None,
+) -> None:
     """Count open programmes the owner just saw fit as told, so alerts never repeat them."""
-    ids = dict(Programme.objects.values_list("slug", "pk"))
+    ids = programme_ids(report) if ids is None else ids
     SentAlert.objects.bulk_create(
         [
             SentAlert(
