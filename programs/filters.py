@@ -49,11 +49,15 @@ ALWAYS = Q(pk__isnull=False)
 
 
 def _any(conditions: Iterable[Q]) -> Q:
-    return reduce(or_, conditions, NEVER)
+    """OR of the conditions; NEVER when there are none (no always-false term otherwise)."""
+    conditions = list(conditions)
+    return reduce(or_, conditions) if conditions else NEVER
 
 
 def _all(conditions: Iterable[Q]) -> Q:
-    return reduce(and_, conditions, ALWAYS)
+    """AND of the conditions; ALWAYS when there are none (no always-true term otherwise)."""
+    conditions = list(conditions)
+    return reduce(and_, conditions) if conditions else ALWAYS
 
 
 def criterion_conditions(criterion: matching.Criterion) -> tuple[Q, Q]:
