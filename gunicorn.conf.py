@@ -24,3 +24,7 @@ max_requests_jitter = 500
 accesslog = "-"
 # No query strings or headers in the access log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# Private links (/r/<token>/) and unsubscribe links carry secrets in the path:
+# this logger writes them as /r/[redacted]/, in the access and the error log,
+# and hides email addresses and API keys too (see reliefmatch/logging.py).
+logger_class = "reliefmatch.logging.GunicornLogger"

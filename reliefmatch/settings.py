@@ -9,6 +9,7 @@ in the README's configuration table.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -31,7 +32,12 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
-DEBUG = env("DJANGO_DEBUG", "0").lower() in {"1", "true", "yes", "on"}
+def env_flag(name: str) -> bool:
+    """Return whether the environment variable `name` is on (1, true, yes, on)."""
+    return env(name, "0").lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_flag("DJANGO_DEBUG")
 
 # Never fall back to a known key outside local debugging.
 SECRET_KEY = env(
@@ -57,11 +63,16 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "ninja",  # serves the API docs' Swagger UI from its own static files, not a CDN
+    "axes",  # admin login lockouts after repeated failures (AXES_* below)
+    "csp",  # Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
     "programs",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Before anything that reads a request body: oversized ones get 413 unread.
+    "reliefmatch.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -71,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "reliefmatch.urls"
@@ -115,6 +128,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes' backend comes first: it refuses a locked-out login before the
+# password is even checked. It needs the request, so code (and tests) must call
+# authenticate(request, ...) or use force_login, never client.login().
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -169,6 +190,84 @@ API_RATE_LIMIT = env("API_RATE_LIMIT", "60/min")
 API_SCREENING_RATE_LIMIT = env("API_SCREENING_RATE_LIMIT", "10/min")
 NINJA_NUM_PROXIES = int(env("DJANGO_NUM_PROXIES", "0"))
 
+# -- Admin login lockouts (django-axes) ---------------------------------------------
+# After AXES_FAILURE_LIMIT failed logins for one username from one address, that
+# username is refused from that address (even with the right password) for
+# AXES_COOLOFF_MINUTES; each further try during the lockout restarts the wait.
+# Keyed by username and address together, so an attacker cannot lock a real
+# admin out from elsewhere. Failures are kept in the database (every gunicorn
+# process sees them); staff unlock early by deleting the "access attempt" in the
+# admin, or with `manage.py axes_reset_username USERNAME`.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login forgets earlier failures
+# The client address by the API's rule (DJANGO_NUM_PROXIES), not a spoofable header.
+AXES_CLIENT_IP_CALLABLE = "reliefmatch.middleware.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "reliefmatch.middleware.lockout_response"
+
+# -- HTTPS and security headers ---------------------------------------------------
+# DJANGO_HTTPS=1 when users reach the site over HTTPS (directly, or through a
+# TLS-terminating proxy): plain HTTP is redirected to HTTPS, browsers are told to
+# use HTTPS only (HSTS), and cookies are sent over HTTPS only. Leave it off to
+# serve plain HTTP locally. `manage.py check --deploy` is clean with it on.
+HTTPS = env_flag("DJANGO_HTTPS")
+SECURE_SSL_REDIRECT = HTTPS
+# A monitor on the host may probe the health check over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# One year by default; DJANGO_HSTS_SECONDS=300 (say) while first trying HTTPS out.
+SECURE_HSTS_SECONDS = int(env("DJANGO_HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+if HTTPS and NINJA_NUM_PROXIES > 0:
+    # Behind DJANGO_NUM_PROXIES trusted proxies, the proxy terminates TLS and
+    # must set (overwrite) X-Forwarded-Proto: https; only then is it believed.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = HTTPS
+# No script of ours (nor Bootstrap's, nor the admin's) reads any cookie.
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = LANGUAGE_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Private links (/r/<token>/) must never leave in a Referer header: other sites
+# get no referrer at all, our own pages the full one.
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp 4): everything from our own origin, no
+# inline scripts or styles (templates load static files only; the report's SVG
+# charts use presentation attributes, not style attributes), no plugins, no
+# framing, forms post only to us. data: images are Bootstrap's inline SVG icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# -- Request size -------------------------------------------------------------------
+# Largest request body accepted; larger ones get 413 before they are read
+# (reliefmatch.middleware.RequestBodyLimitMiddleware). 3 MB holds the biggest
+# legitimate request: a 2 MB screening CSV (programs.screening.MAX_SCREENING_BYTES)
+# with its form around it, or 1,000 JSON profiles to /api/v1/screenings.
+REQUEST_MAX_BODY_BYTES = int(env("REQUEST_MAX_BODY_BYTES", str(3 * 1024 * 1024)))
+# Django's own limits, in line with it: a body that passed the middleware is
+# parsed in memory, and an uploaded file stays in memory and never touches the
+# disk (screening uploads are not kept).
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
+# The profile form sends under 200 fields with every box ticked, the admin's
+# programme form a few hundred; 1,000 (Django's default) leaves room for both.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# The screening page takes one file; nothing else uploads any.
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
+
 # Where the app is reached from outside, for links in emails sent by cron jobs.
 SITE_URL = env("DJANGO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -180,11 +279,39 @@ PRIVACY_NOTICE_VERSION = "2026-11-24"
 # (`manage.py purge_stale_profiles`, run daily by cron).
 PROFILE_RETENTION_DAYS = int(env("PROFILE_RETENTION_DAYS", "365"))
 
+# Logs never show a private link's token, an unsubscribe token, an API key or an
+# email address: every handler redacts them (reliefmatch/logging.py). Django's
+# loggers get no handlers of their own (its defaults would print unfiltered in
+# debug, and mail errors to ADMINS, which is not set): they propagate to ours.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_secrets": {"()": "reliefmatch.logging.RedactSecrets"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+        # runserver's request lines, as Django formats them by default.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_secrets"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django": {"level": "INFO"},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }
 
 # TrueType collection with Chinese and Latin glyphs, embedded in PDF reports

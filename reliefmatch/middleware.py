@@ -1,0 +1,174 @@
+"""
+Request-level protections: a cap on request bodies, the client's address,
+and the admin's lockout page.
+
+* ``RequestBodyLimitMiddleware`` answers 413 to a request whose declared
+  ``Content-Length`` exceeds ``settings.REQUEST_MAX_BODY_BYTES``, before any
+  byte of the body is read, so no form, JSON or upload parser runs on it. A
+  body without a declared length is read through ``CappedStream``: reading
+  past the limit fails, and the middleware turns whatever Django answered
+  (400 for ``RequestDataTooBig``) into the same 413.
+* ``client_ip`` is the client's address as the API's rate limit sees it
+  (``DJANGO_NUM_PROXIES``), for django-axes' login lockouts.
+* ``lockout_response`` is the page a locked-out admin login gets (429).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+from django.utils import translation
+from django.utils.translation import gettext
+
+#: Requests under this path prefix are the JSON API's (see reliefmatch/urls.py);
+#: they get their 413 as JSON, like the API's other errors.
+API_PREFIX = "/api/"
+
+
+def declared_length(request: HttpRequest) -> int | None:
+    """Return the request's Content-Length, or None when it gives none (or nonsense)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+class CappedStream:
+    """A request body stream that refuses to yield more than `limit` bytes.
+
+    Reading past the limit raises ``RequestDataTooBig`` and sets ``exceeded``.
+    """
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.position = 0
+        self.exceeded = False
+
+    def _count(self, data: bytes) -> bytes:
+        self.position += len(data)
+        if self.position > self.limit:
+            self.exceeded = True
+            raise RequestDataTooBig(
+                "The request body is larger than REQUEST_MAX_BODY_BYTES."
+            )
+        return data
+
+    def _allowance(self, size: int | None) -> int:
+        # One byte beyond the limit is enough to know it is exceeded.
+        left = self.limit + 1 - self.position
+        return left if size is None or size < 0 else min(size, left)
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._count(self.stream.read(self._allowance(size)))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._count(self.stream.readline(self._allowance(size)))
+
+    def close(self) -> None:
+        if hasattr(self.stream, "close"):
+            self.stream.close()
+
+
+def too_large_response(request: HttpRequest) -> HttpResponse:
+    """Return the 413 answer, in the client's language, without touching the body."""
+    language = translation.get_language_from_request(request)
+    with translation.override(language):
+        message = gettext(
+            "This request is too large: at most %(size)s can be sent at once. "
+            "Send less at a time, for example split a file into smaller files."
+        ) % {"size": filesizeformat(settings.REQUEST_MAX_BODY_BYTES)}
+    if request.path_info.startswith(API_PREFIX):
+        response: HttpResponse = JsonResponse({"detail": message}, status=413)
+    else:
+        response = HttpResponse(
+            message, status=413, content_type="text/plain; charset=utf-8"
+        )
+    response["Content-Language"] = language
+    return response
+
+
+class RequestBodyLimitMiddleware:
+    """Answer 413 to a request body over ``settings.REQUEST_MAX_BODY_BYTES``.
+
+    Goes early in MIDDLEWARE: before anything that could read the body
+    (CSRF, sessions, views). Django would otherwise answer an oversized form
+    with 400 (``RequestDataTooBig``) after starting to parse it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.REQUEST_MAX_BODY_BYTES
+        length = declared_length(request)
+        if length is not None and length > limit:
+            return too_large_response(request)
+        if length is not None:
+            # Django reads at most the declared length, which is within the limit.
+            return self.get_response(request)
+        # No declared length (a chunked body): cap what can be read of it.
+        # HttpRequest reads its body from the private ``_stream`` only.
+        stream = CappedStream(request._stream, limit)
+        request._stream = stream
+        response = self.get_response(request)
+        if stream.exceeded:
+            return too_large_response(request)
+        return response
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """Return the client's address, trusting X-Forwarded-For only behind known proxies.
+
+    The same rule as the API's rate limit (django-ninja's ``NUM_PROXIES``):
+    with DJANGO_NUM_PROXIES=N above 0, the address N entries from the end of
+    X-Forwarded-For, which the nearest trusted proxy wrote; otherwise the
+    connection's own address, since anyone can send that header.
+    """
+    remote_addr = request.META.get("REMOTE_ADDR")
+    proxies = settings.NINJA_NUM_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if not proxies or not forwarded:
+        return remote_addr
+    addresses = [address.strip() for address in forwarded.split(",")]
+    return addresses[-min(proxies, len(addresses))] or remote_addr
+
+
+def lockout_response(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """Return the admin's page for a login refused by django-axes, status 429.
+
+    Says how long to wait (``Retry-After`` too), never whether the username
+    exists or the password was right.
+    """
+    # Imported here: this module is loaded by settings-driven hooks that may
+    # run before the app registry is ready.
+    from axes.helpers import get_cool_off
+    from django.contrib import admin
+
+    cool_off = get_cool_off(request) or datetime.timedelta(0)
+    minutes = max(1, round(cool_off.total_seconds() / 60))
+    context = {
+        **admin.site.each_context(request),
+        "title": gettext("Too many failed sign-in attempts"),
+        "cool_off_minutes": minutes,
+    }
+    response = render(
+        request,
+        "admin/lockout.html",
+        context,
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+    )
+    response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
