@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -662,8 +662,9 @@ def rematch(
 ) -> RematchReport:
     """Recompute stored results with the database filter path; report what changed.
 
-    For each programme, one UPDATE sets every stored result's outcome and
-    near-miss flag from a subquery over the profile's columns, and one
+    For each programme, one UPDATE ... FROM a join of its stored results with
+    their profiles sets every result's outcome and near-miss flag from the
+    profile's columns (one query before it counts the moves), and one
     INSERT ... SELECT adds results for profiles that have none for the
     programme (a new programme). No profile is loaded into Python. Ranks of
     existing results are left as they were told; new rows get rank 0.
@@ -679,31 +680,37 @@ def rematch(
         if wanted is not None and programme.slug not in wanted:
             continue
         pk = ids[programme.slug]
-        profile = BusinessProfile.objects.filter(pk=OuterRef("profile_id"))
-        new_outcome = Subquery(
-            profile.annotate(o=filters.outcome_expression(programme)).values("o")[:1]
+        table = StoredResult._meta.db_table
+        # Each stored result of the programme beside its profile's new answer,
+        # in one join: no correlated subquery per row.
+        recomputed = (
+            BusinessProfile.objects.filter(results__programme_id=pk)
+            .order_by()
+            .annotate(
+                _result=F("results__id"),
+                _old=F("results__outcome"),
+                _outcome=filters.outcome_expression(programme),
+                _near=filters.near_miss_expression(programme),
+                _availability=_availability_expression(programme, "results__as_of"),
+            )
+            .values("_result", "_old", "_outcome", "_near", "_availability")
         )
-        new_near_miss = Subquery(
-            profile.annotate(n=filters.near_miss_expression(programme)).values("n")[:1]
-        )
-        with transaction.atomic():
-            results = StoredResult.objects.filter(programme_id=pk)
-            moves = (
-                results.annotate(new=new_outcome)
-                .exclude(outcome=F("new"))
-                .values("outcome", "new")
-                .annotate(n=Count("pk"))
-                .order_by()
+        sql, params = recomputed.query.sql_with_params()
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Composed from the ORM's own SQL; no user input is interpolated.
+            cursor.execute(
+                "SELECT sub._old, sub._outcome, COUNT(*) FROM"  # noqa: S608
+                f" ({sql}) sub WHERE sub._old <> sub._outcome GROUP BY sub._old, sub._outcome",
+                params,
             )
             report.changed[programme.slug] = {
-                (m["outcome"], m["new"]): m["n"] for m in moves
+                (old, new): n for old, new, n in cursor.fetchall()
             }
-            results.update(
-                outcome=new_outcome,
-                near_miss=new_near_miss,
-                availability=_availability_expression(programme, "as_of"),
-                catalogue_version=catalogue.version,
-                computed_at=timezone.now(),
+            cursor.execute(
+                f"UPDATE {table} SET outcome = sub._outcome, near_miss = sub._near,"  # noqa: S608
+                " availability = sub._availability, catalogue_version = %s,"
+                f" computed_at = %s FROM ({sql}) sub WHERE {table}.id = sub._result",
+                [catalogue.version, timezone.now(), *params],
             )
             missing = (
                 BusinessProfile.objects.exclude(results__programme_id=pk)
@@ -722,17 +729,14 @@ def rematch(
                 )
             )
             sql, params = missing.query.sql_with_params()
-            table = StoredResult._meta.db_table
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    # Composed from the ORM's own SQL; no user input is interpolated.
-                    f"INSERT INTO {table} (profile_id, programme_id, outcome, near_miss, as_of,"  # noqa: S608
-                    " availability, score, rank, catalogue_version, computed_at)"
-                    " SELECT sub._profile, sub._programme, sub._outcome, sub._near, sub._as_of,"
-                    f" sub._availability, 0, 0, %s, %s FROM ({sql}) sub",
-                    [catalogue.version, timezone.now(), *params],
-                )
-                report.created[programme.slug] = cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO {table} (profile_id, programme_id, outcome, near_miss, as_of,"  # noqa: S608
+                " availability, score, rank, catalogue_version, computed_at)"
+                " SELECT sub._profile, sub._programme, sub._outcome, sub._near, sub._as_of,"
+                f" sub._availability, 0, 0, %s, %s FROM ({sql}) sub",
+                [catalogue.version, timezone.now(), *params],
+            )
+            report.created[programme.slug] = cursor.rowcount
     return report
 
 
