@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrations-check check ci messages serve demo clean
+.PHONY: help install run test lint format migrations-check check ci messages serve demo clean bench bench-quick bench-tools
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,20 @@ messages: install ## Refresh locale/ .po files and compile them to .mo (needs GN
 serve: install ## Production-style: collectstatic, then gunicorn (needs DJANGO_SECRET_KEY)
 	$(PY) manage.py collectstatic --no-input
 	$(BIN)/gunicorn -c gunicorn.conf.py reliefmatch.wsgi
+
+# Benchmarks need PostgreSQL (127.0.0.1:5432 or DATABASE_URL), wrk and the bench extra.
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench-tools: $(VENV)/.installed-bench
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
+bench: bench-tools ## Full benchmarks on PostgreSQL; writes docs/benchmarks.md (about 30 min; seeds 1M profiles once)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-quick: bench-tools ## The same benchmarks on small data in under two minutes (prints the table)
+	$(PY) -m bench.run --quick $(BENCH_ARGS)
 
 ci: ## What CI runs: bash .ci/run
 	bash .ci/run

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 #: The benchmark database; the quick run has its own so the two never mix sizes.
-FULL_DATABASE = "postgres://postgres@127.0.0.1:5432/reliefmatch_bench"
+FULL_DATABASE = "postgres://postgres@127.0.0.1:5432/reliefmatch_bench_full"
 QUICK_DATABASE = "postgres://postgres@127.0.0.1:5432/reliefmatch_bench_quick"
 SECRET_KEY = "benchmark-only-secret-key-0123456789abcdef-not-for-production"
 
