@@ -277,12 +277,13 @@ class Consent:
 def programme_ids(report: matching.MatchReport) -> Mapping[str, int]:
     """Return slug -> programme primary key for the report's programmes.
 
-    From the cached catalogue when the report was made with the current one
-    (no query), else from the database.
+    From this process's compiled catalogue when the report was made with it
+    (no query: the report was made from it a moment ago), else from the
+    database.
     """
-    catalogue = current_catalogue()
-    if catalogue.version == report.catalogue_version:
-        return catalogue.ids
+    compiled = _compiled
+    if compiled is not None and compiled[1].version == report.catalogue_version:
+        return compiled[1].ids
     return dict(
         Programme.objects.filter(
             slug__in=[m.programme.slug for m in report.matches]
