@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from hypothesis import HealthCheck, given, settings
@@ -53,6 +54,34 @@ class FilterAgreementTests(TestCase):
             assert counts[outcome.value] == sum(
                 m.outcome is outcome for m in expected.values()
             )
+
+    @settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(
+        profile_list=st.lists(profiles(), min_size=1, max_size=10),
+        programme_list=st.lists(programmes(), min_size=2, max_size=4),
+    )
+    def test_counts_for_several_programmes_in_one_query_agree_with_the_matcher(
+        self, profile_list, programme_list
+    ):
+        programme_list = [
+            dataclasses.replace(p, slug=f"programme-{i}")
+            for i, p in enumerate(programme_list)
+        ]
+        store(profile_list)
+        counts = filters.outcome_counts(BusinessProfile.objects.all(), programme_list)
+        for programme in programme_list:
+            assessed = [
+                matching.assess(profile, programme, as_of=AS_OF)
+                for profile in profile_list
+            ]
+            expected = {
+                outcome.value: sum(m.outcome is outcome for m in assessed)
+                for outcome in matching.Outcome
+            }
+            expected["near_miss"] = sum(m.near_miss for m in assessed)
+            assert counts[programme.slug] == expected, programme.slug
 
     @settings(max_examples=100, deadline=None)
     @given(profile=profiles())
