@@ -12,6 +12,7 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +22,52 @@ NONE = "none"  # "none of these", distinct from "not answered"
 SKIP = _("Not sure / skip")
 YES_NO = [("", SKIP), ("yes", _("Yes")), ("no", _("No"))]
 EARLIEST_AS_OF = datetime.date(2019, 1, 1)
+
+
+def as_of_problem(as_of: datetime.date):
+    """Return why an as-of date is refused (a lazy message), or None if it is fine."""
+    if not (
+        EARLIEST_AS_OF <= as_of <= timezone.localdate() + datetime.timedelta(days=3650)
+    ):
+        return _("Choose a date between 2019 and ten years from now.")
+    return None
+
+
+def no_control_characters(value: str) -> None:
+    """Refuse control characters in free text, as the matcher does (NUL included:
+    PostgreSQL cannot store it)."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise forms.ValidationError(
+            _("Remove control characters."), code="control_characters"
+        )
+
+
+class TextField(forms.CharField):
+    """Free text without control characters: one clear message for all of them.
+
+    Django's own NUL check is replaced, so a NUL gets the same message as any
+    other control character rather than two.
+    """
+
+    default_validators = [no_control_characters]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validators = [
+            v
+            for v in self.validators
+            if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+
+class ChoicesField(forms.MultipleChoiceField):
+    """Several choices; a repeated choice counts once, but a flood of them is refused
+    (the matcher's limit), so no request can make the form check thousands."""
+
+    def validate(self, value: Any) -> None:
+        if value and len(value) > 4 * len(self.choices):
+            raise forms.ValidationError(_("Too many choices."), code="too_many")
+        super().validate(value)
 
 
 def number_field(name: str, label, **kwargs: Any) -> forms.Field:
@@ -54,7 +101,7 @@ class ProfileForm(forms.Form):
         label=_("Province or region"),
         choices=_blank_first(matching.PROVINCES, _("Choose…")),
     )
-    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    city = TextField(label=_("City"), max_length=100, required=False)
     years_operating = number_field("years_operating", _("Years in business"))
 
     # Size and money
@@ -106,13 +153,13 @@ class ProfileForm(forms.Form):
     export_share_pct = number_field(
         "export_share_pct", _("Share of revenue from exports (%)")
     )
-    export_markets = forms.MultipleChoiceField(
+    export_markets = ChoicesField(
         label=_("Where do you export to?"),
         choices=[*matching.EXPORT_MARKETS, (NONE, _("I don't export"))],
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    platforms = forms.MultipleChoiceField(
+    platforms = ChoicesField(
         label=_("Which platforms and payment accounts do you use?"),
         choices=[*matching.PLATFORMS, (NONE, _("None of these"))],
         widget=forms.CheckboxSelectMultiple,
@@ -120,7 +167,7 @@ class ProfileForm(forms.Form):
     )
 
     # What you need
-    needs = forms.MultipleChoiceField(
+    needs = ChoicesField(
         label=_("What help do you need?"),
         help_text=_("Choose at least one."),
         choices=matching.NEEDS,
@@ -193,15 +240,8 @@ class ProfileForm(forms.Form):
 
     def clean_as_of(self) -> datetime.date | None:
         as_of = self.cleaned_data.get("as_of")
-        if as_of and not (
-            EARLIEST_AS_OF
-            <= as_of
-            <= timezone.localdate() + datetime.timedelta(days=3650)
-        ):
-            raise forms.ValidationError(
-                _("Choose a date between 2019 and ten years from now."),
-                code="as_of_range",
-            )
+        if as_of and (problem := as_of_problem(as_of)):
+            raise forms.ValidationError(problem, code="as_of_range")
         return as_of
 
     def to_profile(self) -> matching.Profile:
@@ -271,10 +311,10 @@ class ConsentForm(forms.Form):
         ),
         required=False,
     )
-    contact_name = forms.CharField(
+    contact_name = TextField(
         label=_("Contact name (optional)"), max_length=100, required=False
     )
-    contact_phone = forms.CharField(
+    contact_phone = TextField(
         label=_("Contact phone (optional)"), max_length=30, required=False
     )
 

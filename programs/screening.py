@@ -117,13 +117,27 @@ def read_screening_csv(file) -> tuple[list[dict[str, Any]], str]:
         text = file.read().decode("utf-8-sig")
     except UnicodeDecodeError:
         return [], gettext("The file is not UTF-8 text.")
+    try:
+        rows = _csv_rows(text)
+    except csv.Error:  # a cell over the csv module's limit (128 KiB), say
+        return [], gettext("The file could not be read as CSV: a cell may be too long.")
+    except _TooManyRows:
+        return [], gettext("At most %(n)s rows at once.") % {"n": MAX_SCREENING_ROWS}
+    if not rows:
+        return [], gettext("The file has no rows.")
+    return rows, ""
+
+
+class _TooManyRows(Exception):
+    pass
+
+
+def _csv_rows(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     rows = []
     for record in reader:
         if len(rows) == MAX_SCREENING_ROWS:
-            return [], gettext("At most %(n)s rows at once.") % {
-                "n": MAX_SCREENING_ROWS
-            }
+            raise _TooManyRows
         row: dict[str, Any] = {}
         for key, value in record.items():
             if key is None:  # more cells than headings
@@ -136,9 +150,7 @@ def read_screening_csv(file) -> tuple[list[dict[str, Any]], str]:
             else:
                 row[key] = value
         rows.append(row)
-    if not rows:
-        return [], gettext("The file has no rows.")
-    return rows, ""
+    return rows
 
 
 def _template_cell(value: Any) -> str:

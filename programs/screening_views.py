@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from . import matching, reporting, screening, services
+from .forms import as_of_problem
 
 #: Rows with errors listed on the summary page; the download has them all.
 ERROR_ROWS_SHOWN = 100
@@ -52,6 +53,12 @@ class ScreeningForm(forms.Form):
         self.fields["file"].help_text = gettext(
             "A UTF-8 CSV file of at most 2 MB and %(rows)s rows."
         ) % {"rows": screening.MAX_SCREENING_ROWS}
+
+    def clean_as_of(self):
+        as_of = self.cleaned_data.get("as_of")
+        if as_of and (problem := as_of_problem(as_of)):
+            raise ValidationError(problem, code="as_of_range")
+        return as_of
 
     def clean_file(self):
         file = self.cleaned_data["file"]

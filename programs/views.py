@@ -457,7 +457,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             raise Http404("Unknown unsubscribe link.")
         return render(request, "programs/unsubscribed.html")
     try:
-        signing.loads(token, salt=alerts.UNSUBSCRIBE_SALT)
+        profile_id = signing.loads(token, salt=alerts.UNSUBSCRIBE_SALT)
     except signing.BadSignature:
         raise Http404("Unknown unsubscribe link.") from None
+    # A link whose profile was deleted opens nothing, as the POST does not.
+    if not BusinessProfile.objects.filter(pk=profile_id).exists():
+        raise Http404("Unknown unsubscribe link.")
     return render(request, "programs/unsubscribe.html", {"token": token})
