@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import datetime
+import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -92,20 +95,105 @@ class CriterionForm(forms.ModelForm):
         return cleaned
 
 
+def programme_version(pk: int) -> str:
+    """Return a digest of a programme's saved content: its row, criteria and sources.
+
+    Any change to them changes the digest, however it was made (the admin,
+    ``QuerySet.update()``, a history revert, the catalogue loader, SQL);
+    ``updated_at`` is left out, so a save that changes nothing does not.
+    Three queries.
+    """
+    programme_fields = [
+        f.attname for f in Programme._meta.concrete_fields if f.name != "updated_at"
+    ]
+    content = [
+        list(Programme.objects.filter(pk=pk).values_list(*programme_fields)),
+        list(Criterion.objects.filter(programme_id=pk).order_by("pk").values_list()),
+        list(Source.objects.filter(programme_id=pk).order_by("pk").values_list()),
+    ]
+    return hashlib.sha256(repr(content).encode()).hexdigest()
+
+
+def last_saved_at(pk: int) -> datetime.datetime:
+    """Return when a programme, one of its criteria or sources was last saved."""
+    times = [
+        Programme.objects.filter(pk=pk).values_list("updated_at", flat=True).first(),
+        *(
+            model.history.filter(**{lookup: pk})
+            .order_by("-history_date")
+            .values_list("history_date", flat=True)
+            .first()
+            for model, lookup in (
+                (Programme, "id"),
+                (Criterion, "programme_id"),
+                (Source, "programme_id"),
+            )
+        ),
+    ]
+    return max(t for t in times if t is not None)
+
+
 class ProgrammeForm(forms.ModelForm):
+    """The programme change form, refused when the programme changed since it was loaded.
+
+    ``loaded_version`` carries ``programme_version`` as the page was
+    loaded. On POST, ``clean`` locks the programme's row (SELECT ... FOR
+    UPDATE, held by the admin's transaction until the save is done) and
+    compares the version now: if someone else saved the programme, its
+    criteria or sources meanwhile, the form gets a non-field error and the
+    admin saves nothing, inlines included. A POST without the field (a
+    script) is not checked.
+    """
+
     needs = forms.MultipleChoiceField(
         label=_("needs addressed"),
         choices=matching.NEEDS,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    loaded_version = forms.CharField(
+        widget=forms.HiddenInput, required=False, max_length=64
+    )
 
     class Meta:
         model = Programme
         fields = ["needs"]  # the admin's fieldsets add the rest
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["loaded_version"] = programme_version(self.instance.pk)
+
     def clean_needs(self):
         return sorted(self.cleaned_data["needs"])
+
+    def clean(self):
+        cleaned = super().clean()
+        loaded = cleaned.get("loaded_version")
+        if self.instance.pk and loaded:
+            if transaction.get_connection().in_atomic_block:
+                list(
+                    Programme.objects.select_for_update()
+                    .filter(pk=self.instance.pk)
+                    .values_list("pk")
+                )
+            if programme_version(self.instance.pk) != loaded:
+                saved = timezone.localtime(last_saved_at(self.instance.pk))
+                when = (
+                    saved.strftime("%H:%M")
+                    if saved.date() == timezone.localdate()
+                    else saved.strftime("%Y-%m-%d %H:%M")
+                )
+                raise forms.ValidationError(
+                    _(
+                        "Someone else saved this programme at %(time)s while you were "
+                        "editing. Your changes were not saved: reload the page to see "
+                        "theirs, then make your changes again."
+                    ),
+                    code="edited_meanwhile",
+                    params={"time": when},
+                )
+        return cleaned
 
 
 # -- inlines and filters ----------------------------------------------------------
@@ -252,7 +340,18 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
     search_fields = ["slug", "name_en", "name_zh_hans", "summary_en", "summary_zh_hans"]
     readonly_fields = ["updated_at", "rule_history"]
     fieldsets = [
-        (None, {"fields": ["slug", "provider", ("name_en", "name_zh_hans"), "status"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "slug",
+                    "provider",
+                    ("name_en", "name_zh_hans"),
+                    "status",
+                    "loaded_version",
+                ]
+            },
+        ),
         (
             _("What it offers"),
             {
@@ -529,7 +628,10 @@ class StoredResultAdmin(admin.ModelAdmin):
         form = self.filter_form(request)
         report_filters = form.to_filters()
         queryset = reporting.report_queryset(user=request.user, filters=report_filters)
-        summary = reporting.summary(queryset)
+        summary = reporting.summary(
+            queryset,
+            reporting.purged_counts(user=request.user, filters=report_filters),
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Match report"),
@@ -556,7 +658,10 @@ class StoredResultAdmin(admin.ModelAdmin):
             return exports.xlsx_response(queryset, f"reliefmatch-matches-{stamp}.xlsx")
         if fmt == "pdf":
             pdf = exports.render_summary_pdf(
-                reporting.summary(queryset),
+                reporting.summary(
+                    queryset,
+                    reporting.purged_counts(user=request.user, filters=report_filters),
+                ),
                 title=gettext("ReliefMatch match report"),
                 filters_text=describe_filters(report_filters),
             )

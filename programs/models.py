@@ -358,6 +358,8 @@ class BusinessProfile(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("business profile")
         verbose_name_plural = _("business profiles")
+        # The retention purge finds profiles by their last change.
+        indexes = [models.Index(fields=["updated_at"], name="profile_updated_at")]
 
     def __str__(self) -> str:
         return f"{self.get_business_type_display()} · {self.get_province_display()} · #{self.pk}"
@@ -548,3 +550,77 @@ class CatalogueRevision(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+class PurgedTally(models.Model):
+    """Counts left by kept profiles deleted after the retention period.
+
+    ``manage.py purge_stale_profiles`` adds these rows in the same
+    transaction as it deletes the profiles, so the staff match report's
+    summary counts stay the same while no row of a person remains. Each row
+    counts the purged profiles (or results) that share every dimension below;
+    several rows may share dimensions (one per purge batch): readers sum them.
+
+    Three kinds of row, by which of ``programme`` and ``provider`` are set:
+
+    * programme (and its provider at purge time) set: one count per stored
+      result for that programme; ``tiers`` has the one bit of the result's
+      (outcome, near miss) class;
+    * only provider set: one count per profile that had results for that
+      provider's programmes; ``tiers`` has the bits of all of them;
+    * neither set: one count per profile, over all its results.
+
+    Bit i of ``tiers`` stands for ``reporting.TIER_CLASSES[i]``; see
+    ``reporting.purged_counts`` for how the report reads them.
+    """
+
+    month = models.DateField(
+        _("month submitted"),
+        help_text=_("First day of the month the profiles were submitted."),
+    )
+    provider = models.ForeignKey(
+        Provider,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("provider"),
+    )
+    programme = models.ForeignKey(
+        Programme,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("programme"),
+    )
+    tiers = models.PositiveSmallIntegerField(_("outcome classes"))
+    province = models.CharField(_("province"), max_length=5, choices=matching.PROVINCES)
+    business_type = models.CharField(
+        _("type of business"), max_length=32, choices=matching.BUSINESS_TYPES
+    )
+    size_class = models.CharField(
+        _("size class"),
+        max_length=8,
+        choices=matching.SIZE_CLASSES,
+        null=True,
+        blank=True,
+    )
+    urgency = models.CharField(
+        _("urgency"), max_length=8, choices=matching.URGENCIES, null=True, blank=True
+    )
+    runway_band = models.PositiveSmallIntegerField(
+        _("cash runway band"),
+        null=True,
+        blank=True,
+        help_text=_("Index into the report's runway bands; empty when not known."),
+    )
+    profiles = models.PositiveIntegerField(_("count"))
+
+    class Meta:
+        verbose_name = _("purged profiles tally")
+        verbose_name_plural = _("purged profiles tallies")
+        indexes = [models.Index(fields=["month"], name="purgedtally_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} · {self.programme_id or self.provider_id or '*'} · {self.profiles}"
