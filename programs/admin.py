@@ -452,16 +452,25 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
         ]
 
     def impact_view(self, request):
-        """Show every programme's outcome counts over all stored profiles (one query)."""
+        """Show every programme's outcome counts over all stored profiles (one query).
+
+        A partner sees only their own provider's programmes.
+        """
         if not self.has_view_permission(request):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
         catalogue = services.current_catalogue()
-        counts = filters.outcome_counts(
-            BusinessProfile.objects.all(), catalogue.programmes
-        )
-        rows = [(p, counts[p.slug]) for p in catalogue.programmes]
+        programmes = catalogue.programmes
+        if (provider_id := reporting.partner_provider_id(request.user)) is not None:
+            own = set(
+                Programme.objects.filter(provider_id=provider_id).values_list(
+                    "slug", flat=True
+                )
+            )
+            programmes = tuple(p for p in programmes if p.slug in own)
+        counts = filters.outcome_counts(BusinessProfile.objects.all(), programmes)
+        rows = [(p, counts[p.slug]) for p in programmes]
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Impact on stored profiles"),

@@ -384,6 +384,10 @@ def profile_by_token(token: str) -> BusinessProfile | None:
     return row
 
 
+class ProfileGone(Exception):
+    """The kept profile was deleted while its owner was changing it."""
+
+
 @transaction.atomic
 def profile_update(
     *,
@@ -392,11 +396,16 @@ def profile_update(
     as_of: datetime.date | None,
     report: matching.MatchReport,
 ) -> BusinessProfile:
+    # Lock the row for this transaction; a profile purged or deleted since
+    # it was read is gone for good.
+    if not BusinessProfile.objects.select_for_update().filter(pk=row.pk).exists():
+        raise ProfileGone
     for name, value in profile_model_fields(profile).items():
         setattr(row, name, value)
     row.as_of = as_of
     row.full_clean()
-    row.save()
+    # Never an INSERT: a profile deleted meanwhile (purged) stays deleted.
+    row.save(force_update=True)
     ids = store_results(row=row, report=report)
     record_shown(row=row, report=report, ids=ids)
     return row

@@ -6,6 +6,7 @@ import io
 import logging
 from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
@@ -16,7 +17,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext
@@ -244,7 +245,8 @@ def answers_summary(profile: matching.Profile) -> list[tuple[str, str]]:
 CSRF_PLACEHOLDER = "reliefmatch-csrf-token-placeholder"
 #: How long a rendered results body is kept. Its key changes with anything
 #: that changes the page, so this only bounds memory, never staleness.
-RESULTS_CACHE_SECONDS = 24 * 60 * 60
+#: Deleting a profile drops its entries at once.
+RESULTS_CACHE_SECONDS = 60 * 60
 
 
 def results_body(
@@ -281,6 +283,17 @@ def render_results(
     body = body.replace(CSRF_PLACEHOLDER, get_token(request))
     # Safe: the body is our own template's output, escaped when it was rendered.
     return render(request, "programs/results.html", {"body": mark_safe(body)})
+
+
+def forget_rendered_results(row: BusinessProfile) -> None:
+    """Drop this profile's cached results pages (today's, in every language)."""
+    version = services.current_catalogue().version
+    today = row.as_of or timezone.localdate()
+    keys = []
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            keys.append(results_cache_key(row, version, today))
+    cache.delete_many(keys)
 
 
 def results_cache_key(
@@ -363,7 +376,10 @@ def save_answers(
 ) -> HttpResponse:
     profile, as_of = form.to_profile(), form.cleaned_data["as_of"]
     report = services.run_match(profile=profile, as_of=as_of)
-    services.profile_update(row=row, profile=profile, as_of=as_of, report=report)
+    try:
+        services.profile_update(row=row, profile=profile, as_of=as_of, report=report)
+    except services.ProfileGone:
+        raise Http404("No results behind this link.") from None
     messages.success(
         request, gettext("Your answers are saved and the results updated.")
     )
@@ -390,6 +406,7 @@ def email_link(request: HttpRequest, token: str) -> HttpResponse:
 def profile_delete(request: HttpRequest, token: str) -> HttpResponse:
     row = kept_profile(token)
     if request.method == "POST":
+        forget_rendered_results(row)
         services.profile_delete(row=row)
         return render(request, "programs/deleted.html")
     return render(request, "programs/delete_confirm.html", {"token": token})

@@ -453,11 +453,6 @@ def test_staff_pages_and_exports_answer_each_role_as_its_permissions_allow(
         assert seen == every
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="programs/admin.py ProgrammeAdmin.impact_view is not scoped for partners: "
-    "a partner given view_programme sees every provider's outcome counts",
-)
 def test_a_partner_with_the_programme_permission_sees_only_their_providers_impact(
     client, stored_matches
 ):

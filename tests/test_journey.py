@@ -358,3 +358,25 @@ def test_results_page_query_count_does_not_grow_with_programmes(
     token = keep(client)
     with django_assert_max_num_queries(6):
         client.get(reverse("programs:results", args=[token]))
+
+
+def test_an_edit_racing_with_deletion_gives_404_and_never_recreates_the_profile(
+    client, monkeypatch
+):
+    token = keep(client)
+    row = BusinessProfile.objects.get()
+    found = services.profile_by_token(token)
+
+    def deleted_meanwhile(token):
+        BusinessProfile.objects.filter(
+            pk=row.pk
+        ).delete()  # purged between read and save
+        return found
+
+    monkeypatch.setattr(services, "profile_by_token", deleted_meanwhile)
+    response = client.post(
+        reverse("programs:profile_edit", args=[token]), {**STALL, "employees": "3"}
+    )
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert not BusinessProfile.objects.exists()
+    assert not StoredResult.objects.exists()

@@ -144,3 +144,24 @@ def test_each_language_gets_its_own_page(client):
     assert "Programmes for your business" in english
     assert "Programmes for your business" not in chinese
     assert '<html lang="zh-hans">' in chinese
+
+
+def test_deleting_my_data_drops_my_cached_pages_at_once(client):
+    from django.utils import translation
+
+    from programs import views
+    from programs.models import BusinessProfile
+
+    token = keep(client)
+    url = reverse("programs:results", args=[token])
+    client.get(url, headers={"accept-language": "en"})
+    client.get(url, headers={"accept-language": "zh-hans"})
+    row = BusinessProfile.objects.get()
+    version = services.current_catalogue().version
+    keys = []
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            keys.append(views.results_cache_key(row, version, row.as_of))
+    assert all(cache.get(key) for key in keys)
+    client.post(reverse("programs:profile_delete", args=[token]))
+    assert [cache.get(key) for key in keys] == [None, None]
