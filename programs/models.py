@@ -374,14 +374,21 @@ class StoredResult(models.Model):
         POSSIBLY_ELIGIBLE = matching.Outcome.POSSIBLY_ELIGIBLE, _("possibly eligible")
         NOT_ELIGIBLE = matching.Outcome.NOT_ELIGIBLE, _("not eligible")
 
+    # No index of their own: (profile, programme) and (programme, outcome)
+    # below start with them, and every index is written on each rematch.
     profile = models.ForeignKey(
         BusinessProfile,
         models.CASCADE,
         related_name="results",
         verbose_name=_("business profile"),
+        db_index=False,
     )
     programme = models.ForeignKey(
-        Programme, models.CASCADE, related_name="results", verbose_name=_("programme")
+        Programme,
+        models.CASCADE,
+        related_name="results",
+        verbose_name=_("programme"),
+        db_index=False,
     )
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome)
     near_miss = models.BooleanField(_("near miss"), default=False)
