@@ -6,17 +6,19 @@ import csv
 import datetime
 import io
 import re
+from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.http import FileResponse, StreamingHttpResponse
-from django.utils import translation
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 
 from programs import charts, exports, reporting, services
-from programs.models import Programme, StoredResult
+from programs.models import BusinessProfile, Programme, Provider, StoredResult
 
 from .builders import make_profile
 from .factories import kept_profile
@@ -106,15 +108,70 @@ def analyst():
     return User.objects.get(pk=user.pk)
 
 
+@pytest.fixture
+def tricky(data):
+    """Text a spreadsheet would run, CSV's special characters, Chinese, NULL and ""."""
+    sharing, private, restaurant = data["sharing"], data["private"], data["restaurant"]
+    profiles = BusinessProfile.objects
+    profiles.filter(pk=sharing.pk).update(
+        city="\tTabbed",
+        contact_name="=1+1",
+        email="@mention",
+        contact_phone="+8613800000000",
+        # 00:05 on 15 June in Shanghai: the local date is a day on.
+        created_at=datetime.datetime(2020, 6, 14, 16, 5, 59, tzinfo=datetime.UTC),
+        annual_revenue_cny=Decimal("0"),
+        runway_months=Decimal("1.50"),
+    )
+    profiles.filter(pk=private.pk).update(city='Wuhan, "Hubei"', urgency="")
+    profiles.filter(pk=restaurant.pk).update(
+        city="\rCR first",
+        share_contact_consented_at=timezone.now(),
+        contact_name="李伟\n第二行",
+        email="",
+        contact_phone="-5",
+    )
+    fourth = keep(
+        make_profile(business_type="farm", employees=3, province="CN-HB"),
+        share_contact=True,
+        email="x@example.com",
+        contact_name="n",
+        contact_phone="1",
+    )
+    profiles.filter(pk=fourth.pk).update(
+        business_type="zz-unknown",
+        city="武汉, 江岸区",
+        contact_name="a\rb",
+        email='x"y@example.com',
+        contact_phone="",
+    )
+    spark = Programme.objects.get(slug="jd-spark")
+    Programme.objects.filter(pk=spark.pk).update(
+        name_en='=HYPERLINK("http://evil.example/")', name_zh_hans=""
+    )
+    Programme.objects.exclude(pk=spark.pk).filter(slug__startswith="mybank").update(
+        name_zh_hans="+加号项目"
+    )
+    Provider.objects.filter(pk=spark.provider_id).update(
+        name_en='JD, Inc. "Best"', name_zh_hans="@京东"
+    )
+    results = StoredResult.objects.filter(profile=sharing).order_by("pk")
+    StoredResult.objects.filter(pk=results[0].pk).update(availability="-odd")
+    StoredResult.objects.filter(pk=results[1].pk).update(availability="")
+    StoredResult.objects.filter(pk=results[2].pk).update(score=-3)
+    StoredResult.objects.filter(profile=private).update(catalogue_version="@v1")
+    return {**data, "fourth": fourth}
+
+
 def queryset(user, **filters):
     return reporting.report_queryset(
         user=user, filters=reporting.ReportFilters(**filters)
     )
 
 
-def csv_text(qs) -> str:
-    fp = io.StringIO()
-    exports.write_csv(qs, fp)
+def csv_text(qs, **kwargs) -> str:
+    fp = io.StringIO(newline="")
+    exports.write_csv(qs, fp, **kwargs)
     return fp.getvalue()
 
 
@@ -236,6 +293,88 @@ def test_rows_come_from_one_query(data, analyst, django_assert_num_queries):
     assert len(rows) == 3 * PROGRAMMES
 
 
+def test_csv_lines_end_in_a_line_feed_and_quote_only_what_they_must(tricky, analyst):
+    text = csv_text(queryset(analyst))
+    assert "\r\n" not in text
+    rows = csv_dicts(text)
+    assert len(rows) == 4 * PROGRAMMES
+    assert text.startswith(",".join(ENGLISH_HEADINGS) + "\n")
+    assert ',"Wuhan, ""Hubei""",' in text
+    assert ',"武汉, 江岸区",' in text
+    assert ',"\'\rCR first",' in text  # CR is quoted, as LF is
+    assert ',"a\rb",' in text
+    assert ',"李伟\n第二行",' in text
+    assert ',"x""y@example.com",' in text
+    assert not re.search(r'(^|,)""(,|$)', text, re.MULTILINE)  # "" and NULL: nothing
+
+
+def test_csv_neutralises_every_text_cell_and_keeps_numbers(tricky, analyst):
+    rows = csv_dicts(csv_text(queryset(analyst)))
+    by_profile: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_profile.setdefault(row["Profile"], []).append(row)
+    sharing = by_profile[str(tricky["sharing"].pk)]
+    assert {row["City"] for row in sharing} == {"'\tTabbed"}
+    assert {
+        (row["Contact name"], row["Contact email"], row["Contact phone"])
+        for row in sharing
+    } == {("'=1+1", "'@mention", "'+8613800000000")}
+    assert {row["Submitted at"] for row in sharing} == {"2020-06-15 00:05"}
+    assert {row["Annual revenue (CNY)"] for row in sharing} == {"0.00"}
+    assert {row["Months of cash runway"] for row in sharing} == {"1.50"}
+    assert {row["Availability"] for row in sharing} >= {"'-odd", ""}
+    restaurant = by_profile[str(tricky["restaurant"].pk)]
+    assert {row["Contact phone"] for row in restaurant} == {"'-5"}
+    assert {row["Contact email"] for row in restaurant} == {""}
+    private = by_profile[str(tricky["private"].pk)]
+    assert {row["Catalogue version"] for row in private} == {"'@v1"}
+    assert {row["Urgency"] for row in private} == {""}
+    fourth = by_profile[str(tricky["fourth"].pk)]
+    assert {row["Type of business"] for row in fourth} == {"zz-unknown"}
+    assert {row["Contact phone"] for row in fourth} == {""}
+    names = {row["Programme name"] for row in rows if row["Programme"] == "jd-spark"}
+    assert names == {'\'=HYPERLINK("http://evil.example/")'}
+    assert "-3" in {row["Score"] for row in sharing}  # a number, not a formula
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="COPY is PostgreSQL's: elsewhere Python's csv module is the only writer",
+)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_copy_and_python_write_the_same_bytes(tricky, analyst, language):
+    qs = queryset(analyst)
+    with translation.override(language):
+        by_copy = csv_text(qs, copy=True)
+        by_python = csv_text(qs, copy=False)
+    assert by_copy == by_python
+    assert len(csv_dicts(by_copy)) == 4 * PROGRAMMES
+    assert "'=1+1" in by_copy
+    assert ("'+加号项目" if language == "zh-hans" else "'=HYPERLINK") in by_copy
+
+
+@pytest.mark.parametrize("copy", [None, False])
+def test_csv_of_no_rows_is_its_heading_line(data, analyst, copy):
+    text = csv_text(queryset(analyst).none(), copy=copy)
+    assert text == ",".join(ENGLISH_HEADINGS) + "\n"
+
+
+def test_csv_comes_from_copy_on_postgresql_only(data, analyst, monkeypatch):
+    used = []
+    for name in ("copy_lines", "python_lines"):
+        real = getattr(exports, name)
+
+        def recorded(*args, _real=real, _name=name, **kwargs):
+            used.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(exports, name, recorded)
+    csv_text(queryset(analyst))
+    b"".join(exports.csv_response(queryset(analyst), "m.csv").streaming_content)
+    expected = "copy_lines" if connection.vendor == "postgresql" else "python_lines"
+    assert used == [expected, expected]
+
+
 # -- streaming ---------------------------------------------------------------------
 
 
@@ -251,6 +390,20 @@ def test_csv_response_streams_with_a_byte_order_mark(data, analyst):
     rows = csv_dicts(b"".join(chunks).decode("utf-8-sig"))
     assert len(rows) == 3 * PROGRAMMES
     assert list(rows[0]) == ENGLISH_HEADINGS
+
+
+def test_csv_response_streams_the_bytes_write_csv_writes(tricky, analyst):
+    qs = queryset(analyst)
+    content = b"".join(exports.csv_response(qs, "m.csv").streaming_content)
+    assert content == (exports.BOM + csv_text(qs)).encode()
+
+
+def test_csv_response_sends_chunks_of_whole_lines(data, analyst, monkeypatch):
+    monkeypatch.setattr(exports, "STREAM_CHUNK", 1000)
+    chunks = list(exports.csv_response(queryset(analyst), "m.csv").streaming_content)
+    assert len(chunks) > 3
+    assert all(chunk.endswith(b"\n") for chunk in chunks)
+    assert all(len(chunk) < 2000 for chunk in chunks[1:])
 
 
 def test_csv_response_keeps_the_language_it_was_made_in(data, analyst):
@@ -299,6 +452,38 @@ def test_xlsx_withholds_contacts_of_businesses_that_did_not_consent(data, analys
     assert "stall@example.com" in values
     assert "13800000000" in values
     assert "private@example.com" not in values
+
+
+def test_xlsx_has_the_cells_of_the_csv(tricky, analyst):
+    qs = queryset(analyst)
+    target = io.BytesIO()
+    exports.write_xlsx(qs, target)
+    header, *rows = xlsx_rows(target.getvalue())
+    numbers = {"Profile", "Score", "Employees"}
+    decimals = {"Annual revenue (CNY)", "Months of cash runway"}
+    expected = []
+    for row in csv_dicts(csv_text(qs)):
+        cells = []
+        for name, text in row.items():
+            if text == "":
+                cells.append(None)
+            elif name in numbers:
+                cells.append(int(text))
+            elif name in decimals:
+                cells.append(Decimal(text))
+            else:
+                cells.append(text)
+        expected.append(tuple(cells))
+    assert list(header) == ENGLISH_HEADINGS
+
+    def read(value):
+        if isinstance(value, float):
+            return Decimal(str(value))
+        if isinstance(value, str):  # XLSX escapes CR as _x000D_; openpyxl keeps it
+            return value.replace("_x000D_", "\r")
+        return value
+
+    assert [tuple(read(value) for value in row) for row in rows] == expected
 
 
 def test_xlsx_header_is_bold(data, analyst):
@@ -499,22 +684,23 @@ def test_command_needs_an_output_file(data):
         export()
 
 
-def break_after_two_rows(monkeypatch, error):
-    real = exports.iter_rows
+def break_midway(monkeypatch, fmt, error):
+    """Make the export fail once it has written some rows."""
+    name = "csv_chunks" if fmt == "csv" else "iter_rows"
+    real = getattr(exports, name)
 
-    def broken(queryset, **kwargs):
-        rows = real(queryset, **kwargs)
-        yield next(rows)
-        yield next(rows)
+    def broken(*args, **kwargs):
+        items = real(*args, **kwargs)
+        yield next(items)
         raise error("the disk caught fire")
 
-    monkeypatch.setattr(exports, "iter_rows", broken)
+    monkeypatch.setattr(exports, name, broken)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
 def test_failed_export_leaves_no_file(data, tmp_path, monkeypatch, fmt, error):
-    break_after_two_rows(monkeypatch, error)
+    break_midway(monkeypatch, fmt, error)
     target = tmp_path / f"matches.{fmt}"
     with pytest.raises(error, match="caught fire"):
         export("--format", fmt, "--out", str(target))
@@ -525,7 +711,7 @@ def test_failed_export_leaves_no_file(data, tmp_path, monkeypatch, fmt, error):
 def test_failed_export_keeps_the_previous_file(data, tmp_path, monkeypatch, fmt):
     target = tmp_path / f"matches.{fmt}"
     target.write_bytes(b"yesterday's export")
-    break_after_two_rows(monkeypatch, RuntimeError)
+    break_midway(monkeypatch, fmt, RuntimeError)
     with pytest.raises(RuntimeError):
         export("--format", fmt, "--out", str(target))
     assert target.read_bytes() == b"yesterday's export"

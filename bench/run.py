@@ -1,0 +1,370 @@
+"""
+The benchmark suite: `make bench` (full, about 25 minutes once the data is
+seeded; the first run also seeds 1,000,000 profiles) or `make bench-quick`
+(under two minutes, small data; figures are not comparable with the floors).
+
+    .venv/bin/python -m bench.run [--quick] [--only matcher,bulk,exports,http,coldstart]
+
+Runs on PostgreSQL (DATABASE_URL, default a database of its own on
+127.0.0.1), seeds its own data from fixed seeds and reuses it on later runs.
+The full run writes bench/results/latest.json and docs/benchmarks.md; the
+quick run writes bench/results/quick.json and prints the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import common
+
+PARTS = ("matcher", "bulk", "exports", "http", "coldstart")
+QUICK_PROFILES = 20_000
+FULL_PROFILES = 1_000_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small data, short runs")
+    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
+    args = parser.parse_args()
+    parts = [p for p in args.only.split(",") if p]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    if args.quick and "coldstart" in parts and args.only == ",".join(PARTS):
+        parts.remove("coldstart")  # it installs packages: never under two minutes
+    database_url = common.configure(args.quick)
+    common.ensure_database()
+    common.setup_django()
+    from . import data
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "mode": "quick" if args.quick else "full",
+        "machine": common.machine(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    common.log("seeding (reused when already there)")
+    results["data"] = data.seed(QUICK_PROFILES if args.quick else FULL_PROFILES)
+    results["versions"] = common.versions()
+    if "matcher" in parts:
+        from . import matcher_bench
+
+        common.log("matcher in process")
+        results["matcher"] = matcher_bench.run(quick=args.quick)
+    if "bulk" in parts:
+        from . import bulk_bench
+
+        common.log("bulk impact and rematch")
+        results["bulk"] = bulk_bench.run(quick=args.quick)
+    if "exports" in parts:
+        from .exports_bench import measure_exports
+
+        common.log("exports")
+        results["exports"] = measure_exports(
+            csv_rows=100_000 if args.quick else 1_000_000,
+            xlsx_rows=10_000 if args.quick else 100_000,
+            runs=1 if args.quick else 3,
+        )
+    if "http" in parts:
+        from . import http_bench
+
+        common.log("pages over HTTP")
+        results["http"] = http_bench.run(
+            quick=args.quick,
+            database_url=database_url,
+            log_dir=Path(tempfile.gettempdir()),
+        )
+    if "coldstart" in parts:
+        from . import coldstart
+
+        common.log("cold start from a clean clone")
+        results["coldstart"] = coldstart.run()
+    results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    out_dir = common.ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    name = "quick.json" if args.quick else "latest.json"
+    previous = {}
+    if not args.quick and (out_dir / name).exists() and set(parts) != set(PARTS):
+        # A partial full run keeps the other parts' latest figures.
+        previous = json.loads((out_dir / name).read_text())
+    merged = {**previous, **results}
+    (out_dir / name).write_text(json.dumps(merged, indent=2, default=str) + "\n")
+    table = markdown(merged)
+    if args.quick:
+        print(table)
+    else:
+        (common.ROOT / "docs" / "benchmarks.md").write_text(table)
+    common.log(f"done in {results['bench_seconds']} s; wrote bench/results/{name}")
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def markdown(r: dict[str, Any]) -> str:  # noqa: C901 - one section per part
+    m, v = r["machine"], r.get("versions", {})
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/run.py`) from its latest full run; the figures are",
+        "replaced by each run and also kept in `bench/results/latest.json`. Nothing here is",
+        "timed by the test suite. Each figure is the median of several runs unless it says",
+        "otherwise; comparisons are measured side by side in the same run and given as ratios.",
+        "",
+        f"- Run: {r['date']} ({r['mode']} mode), {r.get('bench_seconds', '?')} s in all;"
+        f" load average at the start {r.get('load_average_at_start')}",
+        f"- Machine: {m['cores']} cores ({m.get('cpu', '')}), {m['memory_gb']} GB memory, {m['platform']}",
+        f"- Versions: Python {v.get('python')}, Django {v.get('django')}, PostgreSQL {v.get('postgresql')},"
+        f" {v.get('wrk', 'wrk')}",
+        f"- Data (fixed seeds): {r['data']['profiles']:,} stored profiles,"
+        f" {r['data']['stored_results']:,} stored results, {r['data']['programmes']} shipped programmes",
+        "",
+        "## Summary against the floors (issue 7)",
+        "",
+        "| # | what | floor | measured | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    rows: list[tuple[str, str, str, str, bool]] = []
+    if mt := r.get("matcher"):
+        s = mt["sizes"]
+        rows.append(
+            (
+                "1",
+                "matcher, 100 programmes, per profile",
+                "≤ 1 ms",
+                f"{s['100']['ours_ms_per_profile']} ms",
+                s["100"]["ours_ms_per_profile"] <= 1,
+            )
+        )
+        rows.append(
+            (
+                "1",
+                "matcher growth, 10 → 1,000 programmes",
+                "linear (≈100×)",
+                f"{mt['growth_10_to_1000']}×",
+                mt["growth_10_to_1000"] <= 130,
+            )
+        )
+        worst = min(x["speedup"] for x in s.values())
+        rows.append(
+            (
+                "1",
+                "matcher vs json-logic, slowest size",
+                "≥ 5× faster",
+                f"{worst}×",
+                worst >= 5,
+            )
+        )
+    if h := r.get("http"):
+        rows.append(
+            (
+                "2",
+                "results page vs trivial view",
+                "≥ 0.3×",
+                f"{h['results_vs_trivial']}×",
+                h["results_vs_trivial"] >= 0.3,
+            )
+        )
+        rows.append(
+            (
+                "2",
+                "form submission vs trivial view",
+                "≥ 0.15×",
+                f"{h['form_vs_trivial']}×",
+                h["form_vs_trivial"] >= 0.15,
+            )
+        )
+        errors = sum(
+            h[k]["error_count"] for k in ("trivial", "results_page", "form_submit")
+        )
+        rows.append(("2", "errors under load", "0", str(errors), errors == 0))
+        p99 = max(h[k]["p99_ms"] for k in ("results_page", "form_submit"))
+        rows.append(
+            (
+                "2",
+                "p99 latency, results page and form",
+                "< 150 ms",
+                f"{p99} ms",
+                p99 < 150,
+            )
+        )
+    if b := r.get("bulk"):
+        rows.append(
+            (
+                "3",
+                "impact (all programmes) vs `count(*)`",
+                "≤ 5×",
+                f"{b['impact_vs_count_star']}×",
+                b["impact_vs_count_star"] <= 5,
+            )
+        )
+        rows.append(
+            (
+                "3",
+                "impact in SQL vs the same in Python",
+                "≥ 50× faster",
+                f"{b['python_vs_impact']}×",
+                b["python_vs_impact"] >= 50,
+            )
+        )
+        rows.append(
+            (
+                "3",
+                f"rematch one programme over {b['profiles']:,} profiles",
+                "≤ 60 s",
+                f"{b['rematch_one_programme_seconds']} s",
+                b["rematch_one_programme_seconds"] <= 60,
+            )
+        )
+    if e := r.get("exports"):
+        rows.append(
+            (
+                "4",
+                f"CSV export vs bare COPY, {e['csv']['rows']:,} rows",
+                "≥ 0.33×",
+                f"{e['csv_vs_copy']}×",
+                e["csv_vs_copy"] >= 1 / 3,
+            )
+        )
+        rows.append(
+            (
+                "4",
+                "CSV export peak memory",
+                "< 150 MB",
+                f"{e['csv']['peak_rss_mb']} MB",
+                e["csv"]["peak_rss_mb"] < 150,
+            )
+        )
+        rows.append(
+            (
+                "4",
+                f"XLSX export, {e['xlsx']['rows']:,} rows",
+                "≤ 15 s",
+                f"{e['xlsx']['median_seconds']} s",
+                e["xlsx"]["median_seconds"] <= 15,
+            )
+        )
+    if c := r.get("coldstart"):
+        rows.append(
+            (
+                "5",
+                "clean clone → `make run` serves the home page",
+                "recorded",
+                f"{c['clean_clone_seconds']} s",
+                True,
+            )
+        )
+    for number, what, floor, measured, met in rows:
+        lines.append(f"| {number} | {what} | {floor} | {measured} | {verdict(met)} |")
+    lines += ["", *details(r), ""]
+    return "\n".join(lines)
+
+
+def details(r: dict[str, Any]) -> list[str]:  # noqa: C901 - one section per part
+    out: list[str] = []
+    if mt := r.get("matcher"):
+        out += [
+            "## 1. Matcher, in process",
+            "",
+            f"One profile against a synthetic catalogue of each size (about five criteria a programme,"
+            f" fixed seed), {mt['profiles']} synthetic profiles, median of {mt['passes']} passes."
+            " The same rules in JSON Logic, evaluated by `panzi-json-logic` to the same outcome and"
+            " near-miss flag (checked equal first); ours also builds everything the page needs.",
+            "",
+            "| programmes | criteria | ours, ms per profile | json-logic, ms per profile | ours faster by |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for s in mt["sizes"].values():
+            out.append(
+                f"| {s['programmes']:,} | {s['criteria']:,} | {s['ours_ms_per_profile']} | {s['json_logic_ms_per_profile']} | {s['speedup']}× |"
+            )
+        out.append("")
+    if h := r.get("http"):
+        out += [
+            "## 2. Pages over HTTP",
+            "",
+            f"gunicorn with `gunicorn.conf.py` (2 workers × 4 threads), DEBUG off, PostgreSQL through the"
+            f" pool; wrk, {h['connections']} connections, {h['seconds']} s each, one after the other,"
+            " on the same 2 cores as the app and the database. Requests in Chinese.",
+            "",
+            "| target | requests/s | vs trivial | p50 ms | p90 ms | p99 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        trivial = h["trivial"]["requests_per_second"]
+        for key, label in (
+            ("trivial", "trivial view `/healthz`"),
+            ("results_page", "results page `/r/<token>/`"),
+            ("form_submit", "form submission `POST /check/`, kept"),
+        ):
+            x = h[key]
+            out.append(
+                f"| {label} | {x['requests_per_second']} | {round(x['requests_per_second'] / trivial, 2)}× | {x['p50_ms']} | {x['p90_ms']} | {x['p99_ms']} | {x['error_count']} |"
+            )
+        fs = h["form_submit"]
+        out += [
+            "",
+            f"The form run stored {fs.get('profiles_stored', '?'):,} profiles and {fs.get('results_stored', '?'):,} results.",
+            "",
+        ]
+    if b := r.get("bulk"):
+        out += [
+            "## 3. Bulk impact and rematch",
+            "",
+            f"Over {b['profiles']:,} stored profiles and {b['programmes']} programmes"
+            f" (PostgreSQL `max_parallel_workers_per_gather` = {b['postgresql_parallel_workers_per_gather']}).",
+            "",
+            "| measure | seconds |",
+            "|---|---:|",
+            f"| bare `SELECT count(*)` over the profiles | {b['count_star_seconds']} |",
+            f"| every programme's outcome counts, one aggregate query (the impact view) | {b['impact_seconds']} |",
+            f"| the same counts in Python, every profile read and assessed (one run) | {b['python_seconds']} |",
+            f"| rematch one programme after a rule change (median of {b['rematch_runs']}) | {b['rematch_one_programme_seconds']} |",
+            "",
+        ]
+    if e := r.get("exports"):
+        out += [
+            "## 4. Exports",
+            "",
+            "Each in a fresh process through the staff report's scoped, contact-withholding queryset;"
+            " peak memory is that process's VmHWM.",
+            "",
+            "| export | rows | median s | rows/s | peak MB |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for key, label in (
+            ("csv", "CSV export"),
+            ("copy", "bare COPY of the same SELECT"),
+            ("copy_lookups", "bare COPY, plain columns"),
+            ("xlsx", "XLSX export"),
+        ):
+            x = e[key]
+            out.append(
+                f"| {label} | {x['rows']:,} | {x['median_seconds']} | {x['rows_per_second']:,} | {x['peak_rss_mb']} |"
+            )
+        out.append("")
+    if c := r.get("coldstart"):
+        out += [
+            "## 5. Cold start",
+            "",
+            f"A clean clone of commit {c['commit']}: `make run` creates the virtual environment, installs"
+            " the packages from the registry, migrates SQLite, loads the catalogue and demo data and"
+            f" starts the server: the home page answered after {c['clean_clone_seconds']} s."
+            f" Running it again in that clone: {c['second_run_seconds']} s.",
+            "",
+        ]
+    return out
+
+
+if __name__ == "__main__":
+    main()
