@@ -85,6 +85,11 @@ def seed(profiles: int) -> dict:
         log(
             f"stored {results:,} results in {(timezone.now() - start).total_seconds():.1f} s"
         )
+    # Runs leave dead rows behind (the rematch runs roll back); autovacuum may
+    # be off or behind, so every run starts from vacuumed, analysed tables.
+    with connection.cursor() as cursor:
+        for model in (BusinessProfile, StoredResult):
+            cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
     return {
         "profiles": BusinessProfile.objects.count(),
         "stored_results": StoredResult.objects.count(),
