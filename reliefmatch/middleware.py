@@ -11,11 +11,15 @@ and the admin's lockout page.
 * ``client_ip`` is the client's address as the API's rate limit sees it
   (``DJANGO_NUM_PROXIES``), for django-axes' login lockouts.
 * ``lockout_response`` is the page a locked-out admin login gets (429).
+* ``DatabaseUnavailableMiddleware`` answers 503 with ``Retry-After`` and a
+  "try again in a moment" page (JSON under /api/) when a view fails because
+  the database cannot be reached (a PostgreSQL restart), instead of a 500.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +29,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 #: Requests under this path prefix are the JSON API's (see reliefmatch/urls.py);
 #: they get their 413 as JSON, like the API's other errors.
@@ -172,3 +176,101 @@ def lockout_response(
     )
     response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response
+
+
+# -- the database is unreachable: a clear "try again" answer, never a 500 ---------------
+
+#: What a visitor is told when the database cannot be reached. The same words
+#: (one message to translate) on the page (templates/503.html) and in the API's JSON.
+DATABASE_UNAVAILABLE_MESSAGE = gettext_noop(
+    "We could not save or show your answers just now. Nothing was lost on your "
+    "side: please try again in a moment."
+)
+#: Seconds a client is asked to wait (Retry-After) before trying again.
+DATABASE_RETRY_AFTER = 5
+
+logger = logging.getLogger(__name__)
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "the database cannot be reached just now".
+
+    Django wraps the driver's errors (``django.db.OperationalError``,
+    ``InterfaceError``); with the connection pool, a connection that cannot be
+    had within ``DB_POOL_TIMEOUT`` is psycopg_pool's ``PoolTimeout``, a
+    ``psycopg.OperationalError`` that Django re-raises as its own
+    ``OperationalError``. The driver's own classes are listed too, for code
+    that reaches the raw connection outside Django's wrapper.
+    """
+    from django.db import InterfaceError, OperationalError
+
+    errors: list[type[BaseException]] = [OperationalError, InterfaceError]
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:  # SQLite-only installs
+        pass
+    else:
+        errors += [
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+            psycopg_pool.PoolTimeout,
+        ]
+    return tuple(errors)
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """Return the 503 "try again in a moment" answer, without touching the database.
+
+    The page extends base.html, which reads no session, user or database
+    state; ``messages`` is replaced by an empty list so that even a message
+    that overflowed into the session is not looked up. Should rendering fail
+    all the same, a plain-text answer with the same words is sent.
+    """
+    message = gettext(DATABASE_UNAVAILABLE_MESSAGE)
+    if request.path_info.startswith(API_PREFIX):
+        response: HttpResponse = JsonResponse(
+            {"errors": {"__all__": [message]}}, status=503
+        )
+    else:
+        try:
+            response = render(request, "503.html", {"messages": ()}, status=503)
+        except Exception:  # noqa: BLE001 - the fallback must never fail
+            logger.warning("Could not render the 503 page", exc_info=False)
+            response = HttpResponse(
+                message, status=503, content_type="text/plain; charset=utf-8"
+            )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 with Retry-After when a view fails because the database is down.
+
+    While PostgreSQL restarts (or the pool cannot lend a connection in time),
+    a request that needs the database fails with ``OperationalError`` or
+    ``InterfaceError``. Without this, that is a 500 "server error" page; with
+    it, the visitor is told plainly that nothing was lost and to try again in
+    a few seconds, and API clients get the same words as JSON. The warning
+    logged names the error's class only: no path, body or address.
+    ``/healthz`` answers its own 503 and never gets here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.errors = _unavailable_errors()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        if not isinstance(exception, self.errors):
+            return None
+        logger.warning(
+            "The database could not be reached (%s): answered 503, try again",
+            type(exception).__name__,
+        )
+        return database_unavailable_response(request)

@@ -9,6 +9,7 @@ in the README's configuration table.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,6 +77,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A view that fails because the database is unreachable (a restart) gets a
+    # 503 "try again in a moment" page with Retry-After, not a 500.
+    "reliefmatch.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -189,6 +193,18 @@ DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "ReliefMatch <noreply@loca
 API_RATE_LIMIT = env("API_RATE_LIMIT", "60/min")
 API_SCREENING_RATE_LIMIT = env("API_SCREENING_RATE_LIMIT", "10/min")
 NINJA_NUM_PROXIES = int(env("DJANGO_NUM_PROXIES", "0"))
+# The public form's limit per client address: POST /check/ (and its report
+# download) and the POSTs behind a private link (edit, answer, email, delete),
+# counted together; over it, 429 (programs/ratelimit.py). GETs are never
+# counted. Empty or "0" turns it off. Read on each request.
+FORM_RATE_LIMIT = env("FORM_RATE_LIMIT", "30/min").strip()
+if FORM_RATE_LIMIT not in {"", "0"} and not re.fullmatch(
+    r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", FORM_RATE_LIMIT
+):
+    raise ImproperlyConfigured(
+        'FORM_RATE_LIMIT must look like "30/min" (a count per s, min, hour or day), '
+        'or be "0" to turn the limit off.'
+    )
 
 # -- Admin login lockouts (django-axes) ---------------------------------------------
 # After AXES_FAILURE_LIMIT failed logins for one username from one address, that
