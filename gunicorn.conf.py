@@ -19,8 +19,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
 # Recycle workers now and then so a slow leak can never take the host down.
-max_requests = 5000
-max_requests_jitter = 500
+# A wide jitter keeps the workers from restarting together (a load test saw
+# both recycle at once under 5000 +/- 500, and requests queue while they start).
+max_requests = 20000
+max_requests_jitter = 10000
 accesslog = "-"
 # No query strings or headers in the access log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'

@@ -14,6 +14,7 @@ and the admin's lockout page.
 * ``DatabaseUnavailableMiddleware`` answers 503 with ``Retry-After`` and a
   "try again in a moment" page (JSON under /api/) when a view fails because
   the database cannot be reached (a PostgreSQL restart), instead of a 500.
+* ``NullCharacterMiddleware`` answers 400 to a query string with a NUL.
 """
 
 from __future__ import annotations
@@ -274,3 +275,35 @@ class DatabaseUnavailableMiddleware:
             type(exception).__name__,
         )
         return database_unavailable_response(request)
+
+
+def has_null_character(request: HttpRequest) -> bool:
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for key, values in request.GET.lists()
+    )
+
+
+class NullCharacterMiddleware:
+    """Answer 400 to a query string holding a NUL character.
+
+    No real address carries one, and PostgreSQL refuses NUL in text, so a
+    filter such as the admin's ``?province__exact=%00`` would otherwise end
+    in a database error (500). Form fields refuse NUL with their own message.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if has_null_character(request):
+            message = gettext(
+                "This address contains a character that is not allowed (NUL). "
+                "Check the link and try again."
+            )
+            if request.path_info.startswith(API_PREFIX):
+                return JsonResponse({"errors": {"__all__": [message]}}, status=400)
+            return HttpResponse(
+                message, status=400, content_type="text/plain; charset=utf-8"
+            )
+        return self.get_response(request)

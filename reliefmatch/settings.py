@@ -80,6 +80,8 @@ MIDDLEWARE = [
     # A view that fails because the database is unreachable (a restart) gets a
     # 503 "try again in a moment" page with Retry-After, not a 500.
     "reliefmatch.middleware.DatabaseUnavailableMiddleware",
+    # A NUL in the query string gets 400 (PostgreSQL refuses NUL in text).
+    "reliefmatch.middleware.NullCharacterMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -20,4 +20,5 @@ WHITENOISE_AUTOREFRESH = True
 
 # Tests that are about rate limiting lower these with override_settings.
 API_RATE_LIMIT = "100000/min"
+FORM_RATE_LIMIT = "100000/min"
 API_SCREENING_RATE_LIMIT = "100000/min"

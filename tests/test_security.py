@@ -658,3 +658,30 @@ def test_gunicorn_access_log_keeps_no_query_strings():
     assert "%(U)s" in conf["access_log_format"]
     assert "%(r)s" not in conf["access_log_format"]
     assert "%(q)s" not in conf["access_log_format"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/programs/businessprofile/?business_type__exact=%00",
+        "/admin/programs/storedresult/?outcome__exact=%00",
+        "/admin/programs/programme/?status__exact=%00",
+        "/admin/programs/businessprofile/?q=abc%00",
+        "/programmes/?province=%00",
+    ],
+)
+def test_a_nul_in_the_query_string_is_refused_with_400_not_a_database_error(
+    client, url
+):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    response = client.get(url)
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
+
+
+def test_a_nul_in_an_api_query_string_gets_json(client):
+    response = client.get("/api/v1/programmes?provider=%00")
+    assert response.status_code == 400
+    assert "__all__" in response.json()["errors"]
