@@ -679,9 +679,3 @@ def test_a_nul_in_the_query_string_is_refused_with_400_not_a_database_error(
     response = client.get(url)
     assert response.status_code == 400
     assert "NUL" in response.content.decode()
-
-
-def test_a_nul_in_an_api_query_string_gets_json(client):
-    response = client.get("/api/v1/programmes?provider=%00")
-    assert response.status_code == 400
-    assert "__all__" in response.json()["errors"]
