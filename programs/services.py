@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -172,8 +172,11 @@ def catalogue_revision() -> str | None:
 _compiled: tuple[str, Catalogue] | None = None
 
 
-def current_catalogue() -> Catalogue:
+def current_catalogue(*, revision: str | None = None) -> Catalogue:
     """Return the current catalogue: one query while it is unchanged, four after a change.
+
+    `revision` is a token the caller already read in a query of its own
+    (``kept_profile_and_catalogue``); then an unchanged catalogue costs no query.
 
     Each process keeps the catalogue it last read with the revision token it
     read first. A change anywhere in the catalogue gives the revision a new
@@ -182,7 +185,7 @@ def current_catalogue() -> Catalogue:
     can only make the cache rebuild once more, never keep stale rules.
     """
     global _compiled
-    token = catalogue_revision()
+    token = revision if revision is not None else catalogue_revision()
     compiled = _compiled
     if token is not None and compiled is not None and compiled[0] == token:
         return compiled[1]
@@ -366,6 +369,26 @@ def signed_link_token(row: BusinessProfile) -> str:
 
 def profile_by_token(token: str) -> BusinessProfile | None:
     """Return the kept profile behind a private link (plain or signed), or None."""
+    return _profile_by_token(token, BusinessProfile.objects.all())
+
+
+def kept_profile_and_catalogue(token: str) -> tuple[BusinessProfile, Catalogue] | None:
+    """Return the kept profile behind a private link and the current catalogue.
+
+    One query: the profile row comes with the catalogue's revision token, so
+    an unchanged compiled catalogue is reused without asking again.
+    """
+    revision = CatalogueRevision.objects.filter(pk=1).values("token")[:1]
+    rows = BusinessProfile.objects.annotate(catalogue_revision=Subquery(revision))
+    row = _profile_by_token(token, rows)
+    if row is None:
+        return None
+    return row, current_catalogue(revision=row.catalogue_revision)
+
+
+def _profile_by_token(
+    token: str, rows: QuerySet[BusinessProfile]
+) -> BusinessProfile | None:
     if not (20 <= len(token) <= 200):
         return None
     if token.startswith("s."):
@@ -377,7 +400,7 @@ def profile_by_token(token: str) -> BusinessProfile | None:
             return None
     else:
         digest = token_digest(token)
-    row = BusinessProfile.objects.filter(token_hash=digest).first()
+    row = rows.filter(token_hash=digest).first()
     # The lookup is by digest; compare again in constant time all the same.
     if row is None or not hmac.compare_digest(row.token_hash or "", digest):
         return None

@@ -5,6 +5,7 @@ import hashlib
 import io
 import logging
 from http import HTTPStatus
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext
@@ -240,10 +242,12 @@ def answers_summary(profile: matching.Profile) -> list[tuple[str, str]]:
     ]
 
 
-#: Stands for the CSRF token in a cached results body; the request's own
-#: token replaces it when the page is served.
+#: Stand for what differs between requests for the same kept results page: a
+#: cached page carries these, and each request's own values replace them.
 CSRF_PLACEHOLDER = "reliefmatch-csrf-token-placeholder"
-#: How long a rendered results body is kept. Its key changes with anything
+LINK_PLACEHOLDER = "reliefmatch-private-link-placeholder"
+MESSAGES_PLACEHOLDER = "<!-- reliefmatch-messages-placeholder -->"
+#: How long a rendered results page is kept. Its key changes with anything
 #: that changes the page, so this only bounds memory, never staleness.
 #: Deleting a profile drops its entries at once.
 RESULTS_CACHE_SECONDS = 60 * 60
@@ -269,20 +273,54 @@ def results_body(
 
 
 def render_results(
-    request: HttpRequest,
-    report: matching.MatchReport | None = None,
-    *,
-    as_of: datetime.date | None = None,
-    row: BusinessProfile | None = None,
-    token: str = "",
-    body: str | None = None,
+    request: HttpRequest, report: matching.MatchReport, *, as_of: datetime.date | None
 ) -> HttpResponse:
-    """Return the results page around `body` (rendered now from `report` if not given)."""
-    if body is None:
-        body = results_body(request, report, as_of=as_of, row=row, token=token)
+    """Return the results page of a profile that is not kept (rendered every time)."""
+    body = results_body(request, report, as_of=as_of)
     body = body.replace(CSRF_PLACEHOLDER, get_token(request))
     # Safe: the body is our own template's output, escaped when it was rendered.
     return render(request, "programs/results.html", {"body": mark_safe(body)})
+
+
+def results_page(
+    request: HttpRequest, report: matching.MatchReport, *, row: BusinessProfile
+) -> str:
+    """Render a kept profile's whole results page, fit to cache.
+
+    The visitor's CSRF token, the private link they came by (plain or
+    signed) and their messages are placeholders, filled in by
+    ``serve_results_page`` for each request.
+    """
+    body = results_body(
+        request, report, as_of=row.as_of, row=row, token=LINK_PLACEHOLDER
+    )
+    context = {
+        # Safe: our own templates' output, escaped when it was rendered.
+        "body": mark_safe(body),
+        "csrf_token": CSRF_PLACEHOLDER,
+        "messages_slot": mark_safe(MESSAGES_PLACEHOLDER),
+        "language_next": reverse("programs:results", args=[LINK_PLACEHOLDER]),
+    }
+    return render_to_string("programs/results.html", context, request=request)
+
+
+def serve_results_page(request: HttpRequest, page: str, token: str) -> HttpResponse:
+    """Answer with a rendered results page, filled in for this request."""
+    stored = messages.get_messages(request)
+    notes = (
+        render_to_string("includes/messages.html", {"messages": stored})
+        if len(stored)  # counts without marking them as shown
+        else ""
+    )
+    # The token is one this app issued (URL-safe characters, a colon in
+    # signed ones), quoted and escaped all the same as {% url %} would.
+    link = escape(quote(token, safe=":"))
+    page = (
+        page.replace(MESSAGES_PLACEHOLDER, notes, 1)
+        .replace(LINK_PLACEHOLDER, link)
+        .replace(CSRF_PLACEHOLDER, get_token(request))
+    )
+    return HttpResponse(page)
 
 
 def forget_rendered_results(row: BusinessProfile) -> None:
@@ -299,7 +337,7 @@ def forget_rendered_results(row: BusinessProfile) -> None:
 def results_cache_key(
     row: BusinessProfile, catalogue_version: str, as_of: datetime.date
 ) -> str:
-    """Return the key of a kept profile's rendered results.
+    """Return the key of a kept profile's rendered results page.
 
     It changes with every column of the row (answers, consents, email), the
     catalogue's content, the language and the date results are computed for,
@@ -323,18 +361,21 @@ def kept_profile(token: str) -> BusinessProfile:
 @never_cache
 @require_safe
 def results(request: HttpRequest, token: str) -> HttpResponse:
-    row = kept_profile(token)
-    catalogue = services.current_catalogue()
+    """Show a kept profile's results: one query when its page is cached."""
+    found = services.kept_profile_and_catalogue(token)
+    if found is None:
+        raise Http404("No results behind this link.")
+    row, catalogue = found
     today = row.as_of or timezone.localdate()
     key = results_cache_key(row, catalogue.version, today)
-    body = cache.get(key)
-    if body is None:
+    page = cache.get(key)
+    if page is None:
         report = services.run_match(
             profile=services.profile_from_model(row), as_of=today, catalogue=catalogue
         )
-        body = results_body(request, report, as_of=row.as_of, row=row, token=token)
-        cache.set(key, body, RESULTS_CACHE_SECONDS)
-    return render_results(request, body=body)
+        page = results_page(request, report, row=row)
+        cache.set(key, page, RESULTS_CACHE_SECONDS)
+    return serve_results_page(request, page, token)
 
 
 @never_cache

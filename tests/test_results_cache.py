@@ -83,8 +83,9 @@ def test_a_later_view_is_served_from_the_cache_with_no_rule_read(
     first = client.get(url).content.decode()
     cache.clear()
     client.get(url)
-    # The private link's row and the catalogue revision; no programme, rule or result.
-    with django_assert_num_queries(2) as captured:
+    # The private link's row, with the catalogue revision in the same query; no
+    # programme, rule or result.
+    with django_assert_num_queries(1) as captured:
         again = client.get(url).content.decode()
     assert not any("programme" in q["sql"] for q in captured.captured_queries)
     assert strip_csrf(again) == strip_csrf(first)
@@ -165,3 +166,53 @@ def test_deleting_my_data_drops_my_cached_pages_at_once(client):
     assert all(cache.get(key) for key in keys)
     client.post(reverse("programs:profile_delete", args=[token]))
     assert [cache.get(key) for key in keys] == [None, None]
+
+
+def links_to_my_profile(html: str) -> set[str]:
+    return set(re.findall(r'(?:href|action|value)="/r/([^/"]+)/', html))
+
+
+def test_a_cached_page_links_back_by_the_link_each_visitor_came_by(client):
+    from programs.models import BusinessProfile
+
+    token = keep(client)
+    signed = services.signed_link_token(BusinessProfile.objects.get())
+    client.get(reverse("programs:results", args=[token]))  # renders and caches
+    by_email = client.get(reverse("programs:results", args=[signed])).content.decode()
+    by_link = client.get(reverse("programs:results", args=[token])).content.decode()
+    # Edit, answer, email, delete, reports and the language switch's return.
+    assert links_to_my_profile(by_email) == {signed}
+    assert links_to_my_profile(by_link) == {token}
+    assert by_email.count(signed) >= 6
+    assert "placeholder" not in by_email + by_link
+
+
+def test_a_cached_page_shows_this_requests_messages_once(client):
+    token = keep(client)
+    url = reverse("programs:results", args=[token])
+    client.get(url)
+    client.get(url)  # cached now, with no message
+    response = client.post(
+        reverse("programs:email_link", args=[token]), {"email": "not an address"}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    with_message = client.get(url).content.decode()
+    assert "Enter a valid email address." in with_message
+    assert 'class="alert alert-danger"' in with_message
+    assert "Enter a valid email address." not in client.get(url).content.decode()
+
+
+def test_switching_language_on_a_cached_page_returns_to_it(client):
+    token = keep(client)
+    url = reverse("programs:results", args=[token])
+    client.get(url)
+    html = client.get(url).content.decode()
+    assert f'name="next" type="hidden" value="{url}"' in html
+    response = client.post(
+        reverse("set_language"),
+        {"language": "zh-hans", "next": url},
+        headers={"accept-language": "en"},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == url
+    assert '<html lang="zh-hans">' in client.get(url).content.decode()
