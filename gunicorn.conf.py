@@ -19,10 +19,13 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
 # Recycle workers now and then so a slow leak can never take the host down.
-# A wide jitter keeps the workers from restarting together (a load test saw
-# both recycle at once under 5000 +/- 500, and requests queue while they start).
-max_requests = 20000
-max_requests_jitter = 10000
+# Not often: a restart costs a second or two of CPU and empties the worker's
+# compiled catalogue and cached results pages (under 20000 + up to 10000, a
+# worker restarted in the middle of the HTTP benchmark). A wide jitter keeps
+# the workers from restarting together (a load test saw both recycle at once
+# under 5000 +/- 500).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
+max_requests_jitter = max_requests // 2
 accesslog = "-"
 # No query strings or headers in the access log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
