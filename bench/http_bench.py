@@ -52,6 +52,8 @@ def free_port() -> int:
 PORT = int(os.environ.get("BENCH_PORT", "0")) or free_port()
 BASE = f"http://127.0.0.1:{PORT}"
 CONNECTIONS = 16
+#: Between two wrk runs, so the workers are idle when the next one connects.
+PAUSE_SECONDS = 2
 
 DONE = r"""
 done = function(summary, latency, requests)
@@ -335,6 +337,11 @@ def run(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, Any]:
         for n in range(rounds):
             for key in TARGETS:
                 script, path = scripts[key]
+                # wrk leaves its last requests in flight when its time is up;
+                # a worker still finishing them as the next run connects gets
+                # none of its 16 connections, and the other serves them all
+                # at half the speed (seen here, by worker in the access log).
+                time.sleep(PAUSE_SECONDS)
                 runs[key].append(wrk(script, path, seconds))
                 log(f"  round {n + 1}, {key}: {runs[key][-1]}")
         after = (BusinessProfile.objects.count(), StoredResult.objects.count())
@@ -344,10 +351,11 @@ def run(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, Any]:
     results["form_submit"]["results_stored"] = after[1] - before[1]
     # Leave the benchmark data as it was for the next run.
     BusinessProfile.objects.filter(pk__gt=last_before).delete()
-    # Against the trivial view's fastest round: gthread workers sometimes fall
-    # into a slower rhythm for a whole run (seen here: /healthz at ~730
-    # requests/s and p50 ~21 ms instead of ~1,800 and ~9 ms), and a slow
-    # trivial round must not flatter the ratios.
+    # Against the trivial view's fastest round: when one worker serves all 16
+    # connections of a run (seen when the other was busy or being replaced
+    # as they connected), /healthz runs at ~730 requests/s and p50 ~21 ms
+    # instead of ~1,800 and ~9 ms, and a slow trivial round must not flatter
+    # the ratios.
     fastest = max(r["requests_per_second"] for r in runs["trivial"])
     results["trivial_fastest_rps"] = fastest
     for key, name in (

@@ -372,9 +372,10 @@ def details(r: dict[str, Any]) -> list[str]:  # noqa: C901 - one section per par
             f" pool; wrk, {h['connections']} connections, on the same 2 cores as the app and the database."
             f" The three targets take turns, {h.get('rounds', 1)} round(s) of {h['seconds']} s each;"
             " figures are medians over the rounds, with the worst round's p99 beside them. Ratios divide"
-            " a median by the trivial view's *fastest* round: gthread workers sometimes serve a whole"
-            " run in a slower rhythm (`/healthz` at ~730 requests/s, p50 ~21 ms, instead of ~1,800 and"
-            " ~9 ms), which must not flatter the ratios. Requests in Chinese. Results pages are of links viewed"
+            " a median by the trivial view's *fastest* round: when one gunicorn worker ends up with all"
+            " 16 connections of a run (the other busy or being replaced as wrk connects), `/healthz`"
+            " runs at ~730 requests/s and p50 ~21 ms instead of ~1,800 and ~9 ms, which must not"
+            " flatter the ratios; runs start 2 s apart so in-flight requests finish first. Requests in Chinese. Results pages are of links viewed"
             " before, so their rendered page is cached (an owner's second and later views).",
             "",
             "| target | requests/s | vs trivial | p50 ms | p90 ms | p99 ms | worst p99 ms | errors |",
