@@ -788,9 +788,9 @@ def mixed_section(r: dict[str, Any] | None) -> list[str]:
         " *errors* are answers other than 2xx/3xx plus connections that failed or timed out"
         " (10 s); latencies are wrk's, per request, over all kinds."
         + (
-            " gunicorn.conf.py recycles a worker after 5,000 ± 500 requests: in this run"
-            " the workers reached it, at about the same time, and the second or two a new"
-            " worker takes to start (requests queue meanwhile) shows in the p99 and max."
+            " gunicorn.conf.py recycled a worker (max_requests) in this run: the second or"
+            " two a new worker takes to start (requests queue meanwhile) shows in the p99"
+            " and max."
             if r["server_log"].get("workers_recycled")
             else ""
         )

@@ -201,15 +201,29 @@ def markdown(r: dict[str, Any]) -> str:  # noqa: C901 - one section per part
         )
         rows.append(("2", "errors under load", "0", str(errors), errors == 0))
         p99 = max(h[k]["p99_ms"] for k in ("results_page", "form_submit"))
+        worst = max(
+            h[k].get("worst_p99_ms", h[k]["p99_ms"])
+            for k in ("results_page", "form_submit")
+        )
         rows.append(
             (
                 "2",
                 "p99 latency, results page and form",
                 "< 150 ms",
-                f"{p99} ms",
+                f"{p99} ms (median of the rounds; worst round {worst} ms)",
                 p99 < 150,
             )
         )
+        if p99 < 150 <= worst:
+            rows.append(
+                (
+                    "2",
+                    "p99 latency in the worst round",
+                    "< 150 ms",
+                    f"{worst} ms",
+                    False,
+                )
+            )
     if b := r.get("bulk"):
         rows.append(
             (
@@ -315,9 +329,15 @@ WHY_MISSED = {
         "A cached page still costs a query and about 80 KB of HTML per response; see the"
         " in-process figures under §2."
     ),
+    "p99 latency in the worst round": (
+        "The slowest round's p99 is the form submission's: a submission costs about 6 ms of"
+        " Python (see the form's ratio above), so 16 connections on 8 threads over 2 cores"
+        " shared with PostgreSQL and wrk queue behind one another and behind the commits. The"
+        " median round stays under the floor; this one did not."
+    ),
     "p99 latency": (
         "16 connections on 8 threads over 2 cores shared with PostgreSQL and wrk: the slowest"
-        " requests are the ones queued behind a commit or a worker's start."
+        " requests are form submissions queued behind others and behind the commits."
     ),
 }
 
@@ -327,8 +347,9 @@ WHY_MISSED = {
 HISTORY = [
     "## What profiling showed, and what changed",
     "",
-    "Figures from the session that made each change (2026-11-24), on this 2-core machine while",
-    "other work shared it (load average 2 to 6), each pair measured under the same conditions;",
+    "Figures from the session that made each change (2026-11-24 and 25, China time),",
+    "on this 2-core machine, some while other work shared it (load average 2 to 6), each pair",
+    "measured under the same conditions;",
     "profiles taken with pyinstrument and cProfile.",
     "",
     "| path | what the profile showed | change | before → after |",
@@ -341,6 +362,10 @@ HISTORY = [
     "| rematch one programme over 1M profiles | two correlated subqueries per stored result; five indexes written per row | one `UPDATE … FROM` join; the two foreign-key indexes that repeat other indexes' prefixes dropped | 95 s → 62 s → 51 s |",
     "| CSV export, 1M rows | Python formatting each cell (32k rows/s) | `COPY` of the report's own SELECT with every cell formatted in SQL from the same column spec | 18.9 s → 3.7 s |",
     "| XLSX export, 100k rows | per-cell Python formatting, then XlsxWriter's own per-cell work (about 80 %) | rows formatted in SQL; one writer per column | 8.8 s → 7.2 s |",
+    "| results page, a later view (later session) | each view read the profile, then the catalogue revision in a second query, then rendered the page frame around the cached body (about 30 % of the time) | the whole page cached, with placeholders for the visitor's CSRF token, the private link they came by and their messages; the revision read in the profile's own query | in process, WSGI handler called directly, same data: 2.64–2.93 → 1.90–1.95 ms a view |",
+    "| the HTTP benchmark itself | under `max_requests` 20000 a worker restarted mid-run (its cached pages and compiled catalogue gone); a worker still busy with the last run's requests as wrk connected got none of the 16 connections (`/healthz` at ~730 instead of ~1,800 requests/s) | `max_requests` 100000; runs 2 s apart; three rounds, medians, ratios against the fastest trivial round | results page 0.07× → 0.39× the trivial view (full runs) |",
+    "| form submission, set-up | Django deep-copies every choice list for each form instance | the fixed choices are callables | form set-up 0.46 → 0.23 ms; a whole submission in process 6.2 → 6.2 ms (within noise); still 0.14× over HTTP |",
+    "| tried, not kept | the rate limit's upsert waits for its own commit; 16 connections from one address share its row | its commit without waiting for the disk (`synchronous_commit` off); and 4 workers × 2 threads instead of 2 × 4 | neither moved the form's throughput beyond noise (4 × 2: results 0.38×, form 0.14×, form p99 160 ms); reverted |",
     "",
 ]
 
