@@ -1,7 +1,8 @@
 """
-The benchmark suite: `make bench` (full, about 25 minutes once the data is
-seeded; the first run also seeds 1,000,000 profiles) or `make bench-quick`
-(under two minutes, small data; figures are not comparable with the floors).
+The benchmark suite: `make bench` (full, about 10 minutes once the data is
+seeded; the first run also seeds 1,000,000 profiles, about 6 minutes more) or
+`make bench-quick` (under a minute once its data is seeded, small data;
+figures are not comparable with the floors).
 
     .venv/bin/python -m bench.run [--quick] [--only matcher,bulk,exports,http,coldstart]
 
