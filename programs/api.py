@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from . import matching, services
 from .forms import as_of_problem
+from .ratelimit import parse_rate
 from .screening import MAX_SCREENING_ROWS, read_screening_csv, screen
 
 
@@ -115,22 +116,11 @@ class DetailOut(Schema):
 COMMON = {400: DetailOut, 429: DetailOut}
 
 
-PERIODS = {
-    "s": 1,
-    "sec": 1,
-    "m": 60,
-    "min": 60,
-    "h": 3600,
-    "hour": 3600,
-    "d": 86400,
-    "day": 86400,
-}
-
-
 class DatabaseThrottle(BaseThrottle):
     """A fixed-window limit per client address, counted in the database.
 
-    The rate ("60/min") is read from the named setting on each request.
+    The rate ("60/min") is read from the named setting on each request and
+    parsed as the form's is (``ratelimit.parse_rate``); empty or "0" is off.
     """
 
     def __init__(self, scope: str, setting: str):
@@ -139,10 +129,13 @@ class DatabaseThrottle(BaseThrottle):
         self.retry_after: int | None = None
 
     def allow_request(self, request: HttpRequest) -> bool:
-        count, _, period = getattr(settings, self.setting).partition("/")
+        rate = parse_rate(getattr(settings, self.setting))
+        if rate is None:
+            return True
+        limit, period = rate
         ident = self.get_ident(request) or "unknown"
         allowed, self.retry_after = services.throttle_hit(
-            key=f"{self.scope}:{ident}", limit=int(count), period=PERIODS[period]
+            key=f"{self.scope}:{ident}", limit=limit, period=period
         )
         return allowed
 

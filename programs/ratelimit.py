@@ -30,7 +30,7 @@ from . import services
 
 logger = logging.getLogger(__name__)
 
-#: Units a rate may be given in, in seconds (the API's rates use the same).
+#: Units a rate may be given in, in seconds (the form's and the API's rates).
 PERIODS = {
     "s": 1,
     "sec": 1,

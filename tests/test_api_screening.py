@@ -149,6 +149,13 @@ def test_public_api_is_rate_limited_per_client_address_with_a_clear_429(client):
     )
 
 
+@pytest.mark.parametrize("off", ["", "0"])
+def test_an_empty_or_zero_api_limit_turns_it_off_as_the_forms_does(client, off):
+    with override_settings(API_RATE_LIMIT=off):
+        for _ in range(5):
+            assert client.get("/api/v1/programmes").status_code == HTTPStatus.OK
+
+
 @override_settings(API_RATE_LIMIT="2/min")
 def test_forwarded_for_header_is_ignored_unless_proxies_are_configured(client):
     for n in range(2):
