@@ -27,6 +27,8 @@ from django.utils.html import escape
 from programs import matching, services
 from programs.models import BusinessProfile, SentAlert, StoredResult
 
+from .test_journey import STALL
+
 pytestmark = pytest.mark.django_db
 
 CHINESE = {"accept-language": "zh-hans"}
@@ -36,19 +38,7 @@ MISSING = object()  # the field is left out of the request
 
 #: A valid answer to every question, with consent to keep it: if a bad value
 #: slipped through, the form would store a profile and redirect.
-VALID = {
-    "business_type": "street_stall",
-    "registration": "individual_business",
-    "province": "CN-HB",
-    "city": "武汉",
-    "employees": "1",
-    "annual_revenue_cny": "80000",
-    "cash_runway_months": "0.5",
-    "platforms": ["alipay_merchant"],
-    "needs": ["financing", "stock_sourcing"],
-    "as_of": "2020-06-15",
-    "consent_store": "on",
-}
+VALID = {**STALL, "consent_store": "on"}
 VALID_JSON = {"business_type": "farm", "province": "CN-HB", "needs": ["financing"]}
 
 HUGE = "x" * 100_000  # 100 KB

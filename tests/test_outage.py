@@ -19,20 +19,10 @@ from programs import services
 from programs.models import BusinessProfile, StoredResult
 from reliefmatch.middleware import DATABASE_UNAVAILABLE_MESSAGE
 
+from .test_journey import STALL
+
 pytestmark = pytest.mark.django_db
 
-STALL = {
-    "business_type": "street_stall",
-    "registration": "individual_business",
-    "province": "CN-HB",
-    "city": "武汉",
-    "employees": "1",
-    "annual_revenue_cny": "80000",
-    "cash_runway_months": "0.5",
-    "platforms": ["alipay_merchant"],
-    "needs": ["financing", "stock_sourcing"],
-    "as_of": "2020-06-15",
-}
 API_PROFILE = {
     "business_type": "street_stall",
     "province": "CN-HB",

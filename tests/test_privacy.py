@@ -17,21 +17,10 @@ from programs import alerts, services
 from programs.models import BusinessProfile, SentAlert, StoredResult
 
 from .builders import make_profile
+from .test_journey import STALL
 
 pytestmark = pytest.mark.django_db
 
-STALL = {
-    "business_type": "street_stall",
-    "registration": "individual_business",
-    "province": "CN-HB",
-    "city": "武汉",
-    "employees": "1",
-    "annual_revenue_cny": "80000",
-    "cash_runway_months": "0.5",
-    "platforms": ["alipay_merchant"],
-    "needs": ["financing", "stock_sourcing"],
-    "as_of": "2020-06-15",
-}
 EMAIL = "owner.li@example.com"
 NAME = "Li Xiaohong"
 PHONE = "138 0013 8000"
