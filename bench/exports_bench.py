@@ -36,23 +36,7 @@ os.environ.setdefault(
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reliefmatch.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-0123456789abcdef")
 
-
-def ensure_database() -> None:
-    import psycopg
-    from dj_database_url import parse
-
-    db = parse(os.environ["DATABASE_URL"])
-    with psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]
-        ).fetchone():
-            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+from bench.common import ensure_database  # noqa: E402 - needs ROOT on sys.path
 
 
 def seed(results_wanted: int) -> int:

@@ -160,10 +160,19 @@ def wait_until_up(proc: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def wrk(
-    script: str, path: str, seconds: int, connections: int = CONNECTIONS
+    script: str,
+    path: str,
+    seconds: int,
+    connections: int = CONNECTIONS,
+    *,
+    done: str = DONE,
 ) -> dict[str, Any]:
+    """Run wrk with a Lua script; return the figures its ``done`` hook printed.
+
+    `done` is appended to the script: pass "" when the script has its own.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fp:
-        fp.write(script + DONE)
+        fp.write(script + done)
     try:
         out = subprocess.run(
             [
@@ -180,6 +189,7 @@ def wrk(
             capture_output=True,
             text=True,
             check=True,
+            timeout=seconds + 60,
         ).stdout
     finally:
         os.unlink(fp.name)

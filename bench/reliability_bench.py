@@ -392,32 +392,10 @@ def mixed_lua(paths: list[str], bodies: list[str], apis: list[str], cookie: str)
 
 
 def run_wrk(script: str, seconds: int, connections: int) -> dict[str, Any]:
-    from .http_bench import BASE
+    from .http_bench import wrk
 
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fp:
-        fp.write(script)
-    try:
-        out = subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--timeout",
-                "10s",
-                "-s",
-                fp.name,
-                BASE + "/",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=seconds + 60,
-        ).stdout
-    finally:
-        os.unlink(fp.name)
-    figures = json.loads(out.strip().splitlines()[-1])
-    figures["requests_per_second"] = round(figures["requests"] / figures["seconds"], 1)
+    # The mixed script has its own done hook (counts by kind and status).
+    figures = wrk(script, "/", seconds, connections, done="")
     figures["socket_errors"] = sum(
         v for k, v in figures["errors"].items() if k != "status"
     )
