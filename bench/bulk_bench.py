@@ -2,11 +2,11 @@
 Bulk work over every stored profile, on PostgreSQL.
 
 * The admin's impact view: every programme's outcome counts over all
-  profiles in one aggregate query (``filters.outcome_counts``), side by side
+  profiles in one aggregate query (``sql.outcome_counts``), side by side
   with a bare ``SELECT count(*)`` over the same table and with the same
   counts computed in Python (rows read with the ORM, ``matching.assess``).
 * Rematch after a rule change: one programme's criterion is changed and
-  ``services.rematch`` recomputes that programme's stored result for every
+  ``sql.rematch`` recomputes that programme's stored result for every
   profile; each run is rolled back so every run starts from the same data.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from programs import filters, matching, services
+from bench.common import log, median_seconds, timed
+from programs.catalogue import store
+from programs.engine import contract, matching, sql
 from programs.models import BusinessProfile, Criterion, StoredResult
-
-from .common import log, median_seconds, timed
 
 AS_OF = datetime.date(2020, 6, 15)
 #: The rule changed for the rematch measurement: MYbank's loan opens to more firms.
@@ -32,18 +32,18 @@ def count_all() -> int:
     return BusinessProfile.objects.count()
 
 
-def impact_counts(catalogue: services.Catalogue) -> dict:
-    return filters.outcome_counts(BusinessProfile.objects.all(), catalogue.programmes)
+def impact_counts(catalogue: store.Catalogue) -> dict:
+    return sql.outcome_counts(BusinessProfile.objects.all(), catalogue.programmes)
 
 
-def python_counts(catalogue: services.Catalogue, limit: int | None = None) -> dict:
+def python_counts(catalogue: store.Catalogue, limit: int | None = None) -> dict:
     """The same counts in Python: every profile read and assessed in this process."""
     counts: dict[str, Counter] = {p.slug: Counter() for p in catalogue.programmes}
     rows = BusinessProfile.objects.order_by("pk")
     if limit is not None:
         rows = rows[:limit]
     for row in rows.iterator(chunk_size=5000):
-        profile = services.profile_from_model(row)
+        profile = contract.from_columns(row)
         facts = profile.facts()
         for programme in catalogue.programmes:
             m = matching.assess(profile, programme, as_of=AS_OF, facts=facts)
@@ -69,7 +69,7 @@ def rematch_changed_programme() -> float:
             criterion.required = not criterion.required
             criterion.save()
             seconds, report = timed(
-                lambda: services.rematch(slugs=[CHANGED_PROGRAMME], as_of=AS_OF)
+                lambda: sql.rematch(slugs=[CHANGED_PROGRAMME], as_of=AS_OF)
             )
             log(
                 f"  rematch moved {sum(report.changed[CHANGED_PROGRAMME].values()):,} results"
@@ -81,7 +81,7 @@ def rematch_changed_programme() -> float:
 
 
 def run(*, quick: bool) -> dict[str, Any]:
-    catalogue = services.current_catalogue()
+    catalogue = store.current_catalogue()
     profiles = count_all()
     runs = 3 if quick else 5
     count_s, _ = median_seconds(count_all, runs)

@@ -12,9 +12,10 @@ import datetime
 import random
 from decimal import Decimal
 
-from programs import matching
+from programs.engine import contract, matching, rules
+from programs.engine.text import Text
 
-CODES = {name: spec.codes for name, spec in matching.FIELDS.items() if spec.choices}
+CODES = {name: spec.codes for name, spec in contract.FIELDS.items() if spec.choices}
 
 
 def _subset(rng: random.Random, field: str, low: int, high: int) -> list[str]:
@@ -47,7 +48,7 @@ def synthetic_programme(rng: random.Random, number: int) -> matching.Programme:
     criteria = []
     templates = rng.sample(TEMPLATES, k=rng.choice((4, 5, 5, 5, 6)))
     for group, (field, operator, make) in enumerate(templates, start=1):
-        value = matching.clean_criterion_value(field, operator, make(rng))
+        value = rules.clean_criterion_value(field, operator, make(rng))
         preference = rng.random() < 0.2
         shared = group > 1 and rng.random() < 0.15  # any of two may hold
         criteria.append(
@@ -64,13 +65,13 @@ def synthetic_programme(rng: random.Random, number: int) -> matching.Programme:
         slug=f"synthetic-{number:04d}",
         provider=f"provider-{number % 12}",
         provider_kind="platform",
-        name=matching.Text(f"Synthetic programme {number}", f"合成项目{number}"),
+        name=Text(f"Synthetic programme {number}", f"合成项目{number}"),
         criteria=tuple(criteria),
         days_to_money=rng.choice((None, 1, 3, 7, 14, 30)),
         needs=frozenset(_subset(rng, "needs", 1, 2)),
-        discretionary=matching.Text("Selected by the provider")
+        discretionary=Text("Selected by the provider")
         if rng.random() < 0.2
-        else matching.Text(),
+        else Text(),
         opens_on=datetime.date(2020, 3, 1) if opens else None,
     )
 

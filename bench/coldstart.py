@@ -19,8 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, log
-from .http_bench import free_port
+from bench.common import ROOT, log
+from bench.http_bench import free_port
 
 
 def served_after(clone: Path, timeout: float = 900) -> float:

@@ -5,7 +5,7 @@ Benchmark data, made here from fixed seeds and reused by later runs.
   sizes, provinces and cash runway), written with PostgreSQL's COPY, the
   submission times spread over February to June 2020.
 * Stored results: one per profile and shipped programme, inserted by
-  ``services.rematch`` (the database filter path), as for real profiles.
+  ``sql.rematch`` (the database filter path), as for real profiles.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import random
 from django.db import connection
 from django.utils import timezone
 
-from programs import demo, services
+from bench.common import log
+from programs import demo
+from programs.catalogue import store
+from programs.engine import contract, sql
 from programs.models import BusinessProfile, StoredResult
-
-from .common import log
 
 SEED = 2020
 START = datetime.datetime(2020, 2, 1, 8, 0, tzinfo=datetime.UTC)
@@ -48,7 +49,7 @@ def seed_profiles(wanted: int) -> int:
         for n, profile in enumerate(
             demo.synthetic_profiles(wanted - have, seed=SEED + have)
         ):
-            values = {**defaults, **services.profile_model_fields(profile)}
+            values = {**defaults, **contract.to_columns(profile)}
             created = START + datetime.timedelta(seconds=rng.randrange(SPREAD_SECONDS))
             values["created_at"] = values["updated_at"] = created
             copy.write_row([values[f.attname] for f in columns])
@@ -64,12 +65,10 @@ def seed_results() -> int:
 
     Nothing to do (and no rematch of millions of rows) when they all have them.
     """
-    wanted = BusinessProfile.objects.count() * len(
-        services.current_catalogue().programmes
-    )
+    wanted = BusinessProfile.objects.count() * len(store.current_catalogue().programmes)
     if StoredResult.objects.count() >= wanted:
         return 0
-    report = services.rematch(as_of=datetime.date(2020, 6, 15))
+    report = sql.rematch(as_of=datetime.date(2020, 6, 15))
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {StoredResult._meta.db_table}")
     return report.total_created()
@@ -101,5 +100,5 @@ def seed(profiles: int) -> dict:
     return {
         "profiles": BusinessProfile.objects.count(),
         "stored_results": StoredResult.objects.count(),
-        "programmes": len(services.current_catalogue().programmes),
+        "programmes": len(store.current_catalogue().programmes),
     }

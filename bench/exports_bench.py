@@ -44,12 +44,14 @@ def seed(results_wanted: int) -> int:
     from django.core.management import call_command
 
     django.setup()
-    from programs import demo, services
+    from programs import demo
+    from programs.catalogue import store
+    from programs.engine import contract, sql
     from programs.models import BusinessProfile, StoredResult
 
     call_command("migrate", verbosity=0)
     call_command("load_catalogue", verbosity=0)
-    programmes = len(services.current_catalogue().programmes)
+    programmes = len(store.current_catalogue().programmes)
     profiles_wanted = results_wanted // programmes
     have = BusinessProfile.objects.count()
     if have < profiles_wanted:
@@ -58,7 +60,7 @@ def seed(results_wanted: int) -> int:
         for profile in demo.synthetic_profiles(
             profiles_wanted - have, seed=2020 + have
         ):
-            batch.append(BusinessProfile(**services.profile_model_fields(profile)))
+            batch.append(BusinessProfile(**contract.to_columns(profile)))
             if len(batch) == 5000:
                 BusinessProfile.objects.bulk_create(batch)
                 batch = []
@@ -68,7 +70,7 @@ def seed(results_wanted: int) -> int:
             flush=True,
         )
     start = time.perf_counter()
-    report = services.rematch()
+    report = sql.rematch()
     print(
         f"rematch: {report.total_created():,} results added in {time.perf_counter() - start:.1f}s",
         flush=True,

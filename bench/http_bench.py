@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, log
+from bench.common import ROOT, log
 
 
 def free_port() -> int:
@@ -94,7 +94,7 @@ def lua_strings(items: list[str]) -> str:
 
 
 def environment(database_url: str) -> dict[str, str]:
-    from .common import SECRET_KEY
+    from bench.common import SECRET_KEY
 
     return {
         **os.environ,
@@ -204,15 +204,17 @@ def wrk(
 
 def kept_links(count: int) -> list[str]:
     """Keep `count` synthetic profiles as owners would; return their result paths."""
-    from programs import demo, services
+    from programs import demo
+    from programs.catalogue import store
+    from programs.journey import kept
 
     paths = []
     as_of = datetime.date(2020, 6, 15)
     for profile in demo.synthetic_profiles(count, seed=99):
-        report = services.run_match(profile=profile, as_of=as_of)
-        _row, token = services.profile_keep(
+        report = store.run_match(profile=profile, as_of=as_of)
+        _row, token = kept.profile_keep(
             profile=profile,
-            consent=services.Consent(store=True),
+            consent=kept.Consent(store=True),
             report=report,
             as_of=as_of,
             language="zh-hans",
@@ -224,7 +226,7 @@ def kept_links(count: int) -> list[str]:
 def form_bodies(count: int, csrf: str) -> list[str]:
     """Return urlencoded form submissions of synthetic profiles, with consent to keep."""
     from programs import demo
-    from programs.forms import ProfileForm
+    from programs.journey.forms import ProfileForm
 
     bodies = []
     as_of = datetime.date(2020, 6, 15)

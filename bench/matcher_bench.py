@@ -21,9 +21,9 @@ from typing import Any
 
 from json_logic import jsonLogic
 
-from programs import demo, matching
-
-from .catalogues import synthetic_catalogue
+from bench.catalogues import synthetic_catalogue
+from programs import demo
+from programs.engine import contract, matching, rules
 
 AS_OF = datetime.date(2020, 6, 15)
 
@@ -43,21 +43,21 @@ def _json(value: Any) -> Any:
 def _test(criterion: matching.Criterion) -> dict:
     field, value = {"var": criterion.field}, _json(criterion.value)
     match criterion.operator:
-        case matching.Operator.EQUALS:
+        case rules.EQUALS:
             return {"==": [field, value]}
-        case matching.Operator.ONE_OF:
+        case rules.ONE_OF:
             return {"in": [field, value]}
-        case matching.Operator.NOT_ONE_OF:
+        case rules.NOT_ONE_OF:
             return {"!": {"in": [field, value]}}
-        case matching.Operator.CONTAINS_ANY:
+        case rules.CONTAINS_ANY:
             return {"some": [field, {"in": [{"var": ""}, value]}]}
-        case matching.Operator.GTE:
+        case rules.GTE:
             return {">=": [field, value]}
-        case matching.Operator.LTE:
+        case rules.LTE:
             return {"<=": [field, value]}
-        case matching.Operator.BETWEEN:
+        case rules.BETWEEN:
             return {"<=": [value[0], field, value[1]]}
-        case matching.Operator.IS:
+        case rules.IS:
             return {"===": [field, value]}
     raise ValueError(criterion.operator)
 
@@ -95,7 +95,7 @@ def json_logic_rule(programme: matching.Programme) -> dict:
     }
 
 
-def json_logic_data(profile: matching.Profile) -> dict:
+def json_logic_data(profile: contract.Profile) -> dict:
     return {k: _json(v) for k, v in profile.facts().items()}
 
 

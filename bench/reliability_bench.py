@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import common
+from bench import common
 
 MODES = ("mixed", "restart")
 CONNECTIONS = 32
@@ -375,8 +375,8 @@ end
 
 
 def mixed_lua(paths: list[str], bodies: list[str], apis: list[str], cookie: str) -> str:
-    from .http_bench import lua_strings
-    from .load import WEIGHTS
+    from bench.http_bench import lua_strings
+    from bench.load import WEIGHTS
 
     bounds, total = {}, 0
     for kind, weight in WEIGHTS.items():
@@ -392,7 +392,7 @@ def mixed_lua(paths: list[str], bodies: list[str], apis: list[str], cookie: str)
 
 
 def run_wrk(script: str, seconds: int, connections: int) -> dict[str, Any]:
-    from .http_bench import wrk
+    from bench.http_bench import wrk
 
     # The mixed script has its own done hook (counts by kind and status).
     figures = wrk(script, "/", seconds, connections, done="")
@@ -409,9 +409,7 @@ def run_wrk(script: str, seconds: int, connections: int) -> dict[str, Any]:
 
 
 def run_mixed(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, Any]:
-    from programs.models import BusinessProfile
-
-    from .http_bench import (
+    from bench.http_bench import (
         BASE,
         check_form_body,
         csrf_pair,
@@ -419,6 +417,7 @@ def run_mixed(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, Any
         gunicorn,
         kept_links,
     )
+    from programs.models import BusinessProfile
 
     seconds = RUN_SECONDS["mixed"]["quick" if quick else "full"]
     last_before = (
@@ -501,7 +500,7 @@ def full_throughput_at(
 def analyse_restart(
     outcomes: list, events: dict[str, float], rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    from .load import DATABASE_KINDS
+    from bench.load import DATABASE_KINDS
 
     db = [o for o in outcomes if o.kind in DATABASE_KINDS]
     down, back = events["db_down"], events["db_back"]
@@ -539,10 +538,10 @@ def analyse_restart(
 
 
 def verify_tokens(tokens: list[str]) -> int:
-    from programs import services
+    from programs.journey import kept
     from programs.models import BusinessProfile
 
-    digests = [services.token_digest(t) for t in tokens]
+    digests = [kept.token_digest(t) for t in tokens]
     found = 0
     for i in range(0, len(digests), 500):
         found += BusinessProfile.objects.filter(
@@ -554,10 +553,8 @@ def verify_tokens(tokens: list[str]) -> int:
 def run_restart(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, Any]:
     from django.db import DatabaseError, connections
 
-    from programs.models import BusinessProfile
-
-    from . import load
-    from .http_bench import (
+    from bench import load
+    from bench.http_bench import (
         BASE,
         PORT,
         check_form_body,
@@ -566,6 +563,7 @@ def run_restart(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, A
         gunicorn,
         kept_links,
     )
+    from programs.models import BusinessProfile
 
     loopback_only()
     size = "quick" if quick else "full"
@@ -962,9 +960,8 @@ def write_results(mode: str, result: dict[str, Any]) -> None:
 def prepare_data() -> dict[str, Any]:
     from django.core.management import call_command
 
+    from bench import data
     from programs.models import BusinessProfile
-
-    from . import data
 
     call_command("migrate", verbosity=0)
     if BusinessProfile.objects.count() < PROFILES:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import common
+from bench import common
 
 PARTS = ("matcher", "bulk", "exports", "http", "coldstart")
 QUICK_PROFILES = 20_000
@@ -54,7 +54,7 @@ def main() -> None:
     database_url = common.configure(args.quick)
     common.ensure_database()
     common.setup_django()
-    from . import data
+    from bench import data
 
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -67,17 +67,17 @@ def main() -> None:
     results["data"] = data.seed(QUICK_PROFILES if args.quick else FULL_PROFILES)
     results["versions"] = common.versions()
     if "matcher" in parts:
-        from . import matcher_bench
+        from bench import matcher_bench
 
         common.log("matcher in process")
         results["matcher"] = matcher_bench.run(quick=args.quick)
     if "bulk" in parts:
-        from . import bulk_bench
+        from bench import bulk_bench
 
         common.log("bulk impact and rematch")
         results["bulk"] = bulk_bench.run(quick=args.quick)
     if "exports" in parts:
-        from .exports_bench import measure_exports
+        from bench.exports_bench import measure_exports
 
         common.log("exports")
         results["exports"] = measure_exports(
@@ -86,7 +86,7 @@ def main() -> None:
             runs=1 if args.quick else 3,
         )
     if "http" in parts:
-        from . import http_bench
+        from bench import http_bench
 
         common.log("pages over HTTP")
         results["http"] = http_bench.run(
@@ -95,7 +95,7 @@ def main() -> None:
             log_dir=Path(tempfile.gettempdir()),
         )
     if "coldstart" in parts:
-        from . import coldstart
+        from bench import coldstart
 
         common.log("cold start from a clean clone")
         results["coldstart"] = coldstart.run()

@@ -13,14 +13,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import exports, filters, matching, reporting, services
-from .forms import ReportFilterForm
-from .models import (
+from programs.api import keys
+from programs.catalogue import store
+from programs.engine import contract, matching, rules, sql
+from programs.models import (
     ApiKey,
     BusinessProfile,
     Criterion,
@@ -30,6 +32,8 @@ from .models import (
     Source,
     StoredResult,
 )
+from programs.staff import exports, match_report
+from programs.staff.forms import ReportFilterForm
 
 # -- forms --------------------------------------------------------------------
 
@@ -48,10 +52,7 @@ class CriterionForm(forms.ModelForm):
 
     value = forms.CharField(
         label=_("value"),
-        help_text=_(
-            "Codes separated by commas for 'is one of' and 'contains any of'; "
-            "one number for 'at least'/'at most'; 'low, high' for 'between'; yes or no."
-        ),
+        help_text=lazy(rules.value_help, str)(),
     )
 
     class Meta:
@@ -85,13 +86,13 @@ class CriterionForm(forms.ModelForm):
         )
         if field_name and operator and value is not None:
             try:
-                canonical = matching.clean_criterion_value(field_name, operator, value)
-            except matching.RuleError as error:
+                canonical = rules.clean_criterion_value(field_name, operator, value)
+            except rules.RuleError as error:
                 for part, problems in error.errors.items():
                     for problem in problems:
                         self.add_error(part if part in self.fields else None, problem)
             else:
-                cleaned["value"] = services.value_to_json(canonical)
+                cleaned["value"] = rules.value_to_json(canonical)
         return cleaned
 
 
@@ -147,7 +148,7 @@ class ProgrammeForm(forms.ModelForm):
 
     needs = forms.MultipleChoiceField(
         label=_("needs addressed"),
-        choices=matching.NEEDS,
+        choices=contract.NEEDS,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
@@ -255,7 +256,7 @@ def describe_impact(
     """Return a sentence and figures on how stored profiles' outcomes moved."""
     profiles = BusinessProfile.objects.all()
     if before is None:
-        counts = filters.outcome_counts(profiles, [after])[after.slug]
+        counts = sql.outcome_counts(profiles, [after])[after.slug]
         figures = {
             "total": sum(counts[o.value] for o in matching.Outcome),
             "became_eligible": counts["eligible"],
@@ -263,7 +264,7 @@ def describe_impact(
             "changed_tier": counts["eligible"] + counts["possibly_eligible"],
         }
     else:
-        moves = filters.transition_counts(profiles, before, after)
+        moves = sql.transition_counts(profiles, before, after)
         figures = {
             "total": sum(moves.values()),
             "became_eligible": sum(
@@ -286,15 +287,13 @@ class ImpactMixin:
 
     def remember_rules(self, request: HttpRequest, programme_pk: int | None) -> None:
         request._rules_before = (
-            services.programme_rules(services.programme_queryset().get(pk=programme_pk))
+            store.programme_rules(store.programme_queryset().get(pk=programme_pk))
             if programme_pk
             else None
         )
 
     def report_impact(self, request: HttpRequest, programme_pk: int) -> None:
-        after = services.programme_rules(
-            services.programme_queryset().get(pk=programme_pk)
-        )
+        after = store.programme_rules(store.programme_queryset().get(pk=programme_pk))
         message, _figures = describe_impact(
             getattr(request, "_rules_before", None), after
         )
@@ -316,9 +315,9 @@ class ProviderAdmin(SimpleHistoryAdmin):
     permissions=["change"],
 )
 def rematch_selected(modeladmin, request, queryset):
-    from .management.commands.rematch import describe_rematch
+    from programs.management.commands.rematch import describe_rematch
 
-    report = services.rematch(slugs=list(queryset.values_list("slug", flat=True)))
+    report = sql.rematch(slugs=list(queryset.values_list("slug", flat=True)))
     modeladmin.message_user(request, describe_rematch(report), messages.INFO)
 
 
@@ -460,16 +459,16 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
-        catalogue = services.current_catalogue()
+        catalogue = store.current_catalogue()
         programmes = catalogue.programmes
-        if (provider_id := reporting.partner_provider_id(request.user)) is not None:
+        if (provider_id := match_report.partner_provider_id(request.user)) is not None:
             own = set(
                 Programme.objects.filter(provider_id=provider_id).values_list(
                     "slug", flat=True
                 )
             )
             programmes = tuple(p for p in programmes if p.slug in own)
-        counts = filters.outcome_counts(BusinessProfile.objects.all(), programmes)
+        counts = sql.outcome_counts(BusinessProfile.objects.all(), programmes)
         rows = [(p, counts[p.slug]) for p in programmes]
         context = {
             **self.admin_site.each_context(request),
@@ -514,7 +513,7 @@ class CriterionAdmin(ImpactMixin, SimpleHistoryAdmin):
 
 
 def not_partner(request: HttpRequest) -> bool:
-    return reporting.partner_provider_id(request.user) is None
+    return match_report.partner_provider_id(request.user) is None
 
 
 @admin.action(description=_("Export selected as CSV"), permissions=["view"])
@@ -558,7 +557,9 @@ class BusinessProfileAdmin(admin.ModelAdmin):
         return not_partner(request) and super().has_delete_permission(request, obj)
 
     def export_rows(self, request, queryset):
-        return reporting.report_queryset(user=request.user).filter(profile__in=queryset)
+        return match_report.report_queryset(user=request.user).filter(
+            profile__in=queryset
+        )
 
 
 @admin.register(StoredResult)
@@ -586,7 +587,7 @@ class StoredResultAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        if (provider_id := reporting.partner_provider_id(request.user)) is not None:
+        if (provider_id := match_report.partner_provider_id(request.user)) is not None:
             queryset = queryset.filter(programme__provider_id=provider_id)
         return queryset
 
@@ -597,7 +598,7 @@ class StoredResultAdmin(admin.ModelAdmin):
         return False
 
     def export_rows(self, request, queryset):
-        return reporting.report_queryset(user=request.user).filter(
+        return match_report.report_queryset(user=request.user).filter(
             pk__in=queryset.values("pk")
         )
 
@@ -617,7 +618,7 @@ class StoredResultAdmin(admin.ModelAdmin):
         ]
 
     def filter_form(self, request) -> ReportFilterForm:
-        provider_id = reporting.partner_provider_id(request.user)
+        provider_id = match_report.partner_provider_id(request.user)
         programmes = Programme.objects.select_related("provider").order_by("slug")
         providers = Provider.objects.order_by("name_en")
         if provider_id is not None:
@@ -631,15 +632,17 @@ class StoredResultAdmin(admin.ModelAdmin):
 
     def report_view(self, request):
         """The match report: filters, summary counts, charts and export links."""
-        from . import charts
+        from programs.staff import charts
 
-        reporting.check_access(request.user)
+        match_report.check_access(request.user)
         form = self.filter_form(request)
         report_filters = form.to_filters()
-        queryset = reporting.report_queryset(user=request.user, filters=report_filters)
-        summary = reporting.summary(
+        queryset = match_report.report_queryset(
+            user=request.user, filters=report_filters
+        )
+        summary = match_report.summary(
             queryset,
-            reporting.purged_counts(user=request.user, filters=report_filters),
+            match_report.purged_counts(user=request.user, filters=report_filters),
         )
         context = {
             **self.admin_site.each_context(request),
@@ -648,18 +651,20 @@ class StoredResultAdmin(admin.ModelAdmin):
             "form": form,
             "summary": summary,
             "runway_pct": summary.runway_cumulative_pct(),
-            "survey": reporting.SURVEY_CUMULATIVE,
+            "survey": match_report.SURVEY_CUMULATIVE,
             "chart_eligible": charts.svg(charts.eligible_per_programme(summary)),
             "chart_runway": charts.svg(charts.runway_vs_survey(summary)),
             "query": urlencode(report_filters.as_query()),
-            "partner": reporting.partner_provider_id(request.user) is not None,
+            "partner": match_report.partner_provider_id(request.user) is not None,
         }
         return TemplateResponse(request, "admin/programs/match_report.html", context)
 
     def report_export(self, request, fmt: str):
-        reporting.check_access(request.user)
+        match_report.check_access(request.user)
         report_filters = self.filter_form(request).to_filters()
-        queryset = reporting.report_queryset(user=request.user, filters=report_filters)
+        queryset = match_report.report_queryset(
+            user=request.user, filters=report_filters
+        )
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         if fmt == "csv":
             return exports.csv_response(queryset, f"reliefmatch-matches-{stamp}.csv")
@@ -667,9 +672,11 @@ class StoredResultAdmin(admin.ModelAdmin):
             return exports.xlsx_response(queryset, f"reliefmatch-matches-{stamp}.xlsx")
         if fmt == "pdf":
             pdf = exports.render_summary_pdf(
-                reporting.summary(
+                match_report.summary(
                     queryset,
-                    reporting.purged_counts(user=request.user, filters=report_filters),
+                    match_report.purged_counts(
+                        user=request.user, filters=report_filters
+                    ),
                 ),
                 title=gettext("ReliefMatch match report"),
                 filters_text=describe_filters(report_filters),
@@ -682,7 +689,7 @@ class StoredResultAdmin(admin.ModelAdmin):
         raise Http404("Unknown export format.")
 
 
-def describe_filters(report_filters: reporting.ReportFilters) -> str:
+def describe_filters(report_filters: match_report.ReportFilters) -> str:
     parts = [f"{name}={value}" for name, value in report_filters.as_query().items()]
     return ", ".join(parts) if parts else gettext("no filters: every row you may see")
 
@@ -737,7 +744,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        row, key = services.api_key_create(name=obj.name, created_by=request.user)
+        row, key = keys.api_key_create(name=obj.name, created_by=request.user)
         obj.pk = row.pk
         obj.prefix, obj.key_hash, obj.created_at = (
             row.prefix,

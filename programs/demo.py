@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
-from . import matching
+from programs.engine import contract
 
 BUSINESS_TYPE_WEIGHTS = {
     "street_stall": 18,
@@ -40,7 +40,7 @@ SCALE = {
     "tech_company": (3, 300, 500_000),
     "other": (1, 50, 150_000),
 }
-PROVINCE_CODES = matching.FIELDS["province"].codes
+PROVINCE_CODES = contract.FIELDS["province"].codes
 BIG_PROVINCES = [
     "CN-GD",
     "CN-ZJ",
@@ -75,7 +75,7 @@ def _maybe(rng: random.Random, value, answered: float = 0.85):
     return value if rng.random() < answered else None
 
 
-def synthetic_profile(rng: random.Random) -> matching.Profile:
+def synthetic_profile(rng: random.Random) -> contract.Profile:
     types, weights = zip(*BUSINESS_TYPE_WEIGHTS.items(), strict=True)
     business_type = rng.choices(types, weights)[0]
     low, high, per_head = SCALE[business_type]
@@ -87,14 +87,14 @@ def synthetic_profile(rng: random.Random) -> matching.Profile:
     )
     band = rng.choices([b for b, _ in RUNWAY_BANDS], [w for _, w in RUNWAY_BANDS])[0]
     runway = Decimal(str(round(rng.uniform(*band), 1)))
-    platform_codes = matching.FIELDS["platforms"].codes
+    platform_codes = contract.FIELDS["platforms"].codes
     needs = set(rng.sample(NEEDS_FOR_TYPE[business_type], k=rng.randint(1, 2)))
     if rng.random() < 0.2:
-        needs.add(rng.choice(matching.FIELDS["needs"].codes))
+        needs.add(rng.choice(contract.FIELDS["needs"].codes))
     province = (
         rng.choice(BIG_PROVINCES) if rng.random() < 0.75 else rng.choice(PROVINCE_CODES)
     )
-    return matching.Profile(
+    return contract.Profile(
         business_type=business_type,
         province=province,
         needs=frozenset(needs),
@@ -114,7 +114,7 @@ def synthetic_profile(rng: random.Random) -> matching.Profile:
         export_markets=_maybe(
             rng,
             frozenset(
-                rng.sample(matching.FIELDS["export_markets"].codes, k=rng.randint(1, 3))
+                rng.sample(contract.FIELDS["export_markets"].codes, k=rng.randint(1, 3))
             )
             if exporter
             else frozenset(),
@@ -138,7 +138,7 @@ def synthetic_profile(rng: random.Random) -> matching.Profile:
     )
 
 
-def synthetic_profiles(count: int, *, seed: int = 2020) -> Iterator[matching.Profile]:
+def synthetic_profiles(count: int, *, seed: int = 2020) -> Iterator[contract.Profile]:
     rng = random.Random(seed)
     for _ in range(count):
         yield synthetic_profile(rng)

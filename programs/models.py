@@ -1,7 +1,8 @@
 """
 Thin models: the catalogue (providers, programmes, criteria, sources) and
-stored business profiles. Eligibility logic lives in ``programs.matching``;
-``programs.services`` converts between these rows and its plain dataclasses.
+stored business profiles. Eligibility logic lives in ``programs.engine``;
+``programs.catalogue.store`` and ``programs.engine.contract`` convert between
+these rows and the engine's plain dataclasses.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from . import matching
+from programs.engine import contract, matching, rules
 
 
 def localized(obj: models.Model, name: str) -> str:
@@ -145,16 +146,10 @@ class Criterion(models.Model):
         Programme, models.CASCADE, related_name="criteria", verbose_name=_("programme")
     )
     field = models.CharField(
-        _("profile field"),
-        max_length=40,
-        choices=[
-            (name, matching.FIELDS[name].label) for name in matching.CRITERION_FIELDS
-        ],
+        _("profile field"), max_length=40, choices=rules.criterion_field_choices
     )
     operator = models.CharField(
-        _("operator"),
-        max_length=16,
-        choices=[(op.value, label) for op, label in matching.OPERATOR_LABELS.items()],
+        _("operator"), max_length=16, choices=rules.operator_choices
     )
     value = models.JSONField(_("value"))
     group = models.PositiveSmallIntegerField(
@@ -225,16 +220,16 @@ class BusinessProfile(models.Model):
     """
 
     business_type = models.CharField(
-        _("type of business"), max_length=32, choices=matching.BUSINESS_TYPES
+        _("type of business"), max_length=32, choices=contract.BUSINESS_TYPES
     )
     registration = models.CharField(
         _("registration"),
         max_length=32,
-        choices=matching.REGISTRATIONS,
+        choices=contract.REGISTRATIONS,
         null=True,
         blank=True,
     )
-    province = models.CharField(_("province"), max_length=5, choices=matching.PROVINCES)
+    province = models.CharField(_("province"), max_length=5, choices=contract.PROVINCES)
     city = models.CharField(_("city"), max_length=100, blank=True)
     employees = models.PositiveIntegerField(
         _("employees"),
@@ -286,7 +281,7 @@ class BusinessProfile(models.Model):
     )
     has_bank_loan = models.BooleanField(_("has a bank loan"), null=True, blank=True)
     premises = models.CharField(
-        _("premises"), max_length=32, choices=matching.PREMISES, null=True, blank=True
+        _("premises"), max_length=32, choices=contract.PREMISES, null=True, blank=True
     )
     vat_small_scale = models.BooleanField(
         _("small-scale VAT taxpayer"), null=True, blank=True
@@ -295,12 +290,12 @@ class BusinessProfile(models.Model):
 
     # Derived, never asked.
     industry = models.CharField(
-        _("industry"), max_length=32, choices=matching.INDUSTRIES
+        _("industry"), max_length=32, choices=contract.INDUSTRIES
     )
     size_class = models.CharField(
         _("size class"),
         max_length=8,
-        choices=matching.SIZE_CLASSES,
+        choices=contract.SIZE_CLASSES,
         null=True,
         blank=True,
     )
@@ -312,7 +307,7 @@ class BusinessProfile(models.Model):
         blank=True,
     )
     urgency = models.CharField(
-        _("urgency"), max_length=8, choices=matching.URGENCIES, null=True, blank=True
+        _("urgency"), max_length=8, choices=contract.URGENCIES, null=True, blank=True
     )
 
     as_of = models.DateField(
@@ -545,7 +540,7 @@ class CatalogueRevision(models.Model):
     and sources, whatever made the change: the admin, ``QuerySet.update()``,
     ``bulk_create`` or SQL typed into a shell. Processes read this one row to
     know whether the catalogue they compiled is still current
-    (``services.current_catalogue``). Tokens are random, never a counter, so
+    (``catalogue.store.current_catalogue``). Tokens are random, never a counter, so
     a value is never reused after the row is recreated.
     """
 
@@ -577,8 +572,8 @@ class PurgedTally(models.Model):
       provider's programmes; ``tiers`` has the bits of all of them;
     * neither set: one count per profile, over all its results.
 
-    Bit i of ``tiers`` stands for ``reporting.TIER_CLASSES[i]``; see
-    ``reporting.purged_counts`` for how the report reads them.
+    Bit i of ``tiers`` stands for ``staff.match_report.TIER_CLASSES[i]``; see
+    ``staff.match_report.purged_counts`` for how the report reads them.
     """
 
     month = models.DateField(
@@ -602,19 +597,19 @@ class PurgedTally(models.Model):
         verbose_name=_("programme"),
     )
     tiers = models.PositiveSmallIntegerField(_("outcome classes"))
-    province = models.CharField(_("province"), max_length=5, choices=matching.PROVINCES)
+    province = models.CharField(_("province"), max_length=5, choices=contract.PROVINCES)
     business_type = models.CharField(
-        _("type of business"), max_length=32, choices=matching.BUSINESS_TYPES
+        _("type of business"), max_length=32, choices=contract.BUSINESS_TYPES
     )
     size_class = models.CharField(
         _("size class"),
         max_length=8,
-        choices=matching.SIZE_CLASSES,
+        choices=contract.SIZE_CLASSES,
         null=True,
         blank=True,
     )
     urgency = models.CharField(
-        _("urgency"), max_length=8, choices=matching.URGENCIES, null=True, blank=True
+        _("urgency"), max_length=8, choices=contract.URGENCIES, null=True, blank=True
     )
     runway_band = models.PositiveSmallIntegerField(
         _("cash runway band"),

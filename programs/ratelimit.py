@@ -6,7 +6,7 @@ The public form's rate limit: POSTs per client address, counted in the database.
 client address answers 429 with ``Retry-After`` and templates/429.html, before
 the view runs, so nothing of it is stored. GET and HEAD are never counted.
 
-The count is ``services.throttle_hit``, the API's own fixed-window upsert, so
+The count is ``throttle_hit``, the API's own fixed-window upsert, so
 every gunicorn process shares it; the address is ``reliefmatch.middleware.client_ip``,
 the API's rule (X-Forwarded-For only with DJANGO_NUM_PROXIES above 0). Every
 wrapped view (the form, its unsaved report download, and the edit, answer,
@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from programs.models import ThrottleCount
 from reliefmatch.middleware import client_ip
-
-from . import services
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def form_rate_limited(view: View) -> View:
         if request.method == "POST" and rate is not None:
             limit, period = rate
             address = client_ip(request) or "unknown"
-            allowed, retry_after = services.throttle_hit(
+            allowed, retry_after = throttle_hit(
                 key=f"{SCOPE}:{address}", limit=limit, period=period
             )
             if not allowed:
@@ -82,3 +83,36 @@ def form_rate_limited(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def throttle_hit(*, key: str, limit: int, period: int) -> tuple[bool, int]:
+    """Count one request for `key` in the current window; return (allowed, seconds left).
+
+    One atomic upsert, the same SQL on PostgreSQL and SQLite (3.35+), so every
+    web process shares one count without a separate cache server.
+    """
+    now = int(time.time())
+    window = now - now % period
+    q = connection.ops.quote_name  # "window" is a reserved word in PostgreSQL
+    table, key_col, window_col, count_col = (
+        q(ThrottleCount._meta.db_table),
+        q("key"),
+        q("window"),
+        q("count"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Identifiers only are interpolated; values are parameters.
+            f"INSERT INTO {table} ({key_col}, {window_col}, {count_col}) VALUES (%s, %s, 1) "  # noqa: S608
+            f"ON CONFLICT ({key_col}, {window_col}) DO UPDATE SET {count_col} = {table}.{count_col} + 1 "
+            f"RETURNING {count_col}",
+            [key[:120], window],
+        )
+        count = cursor.fetchone()[0]
+        if (
+            count == 1 and now % 97 == 0
+        ):  # now and then, forget windows older than a day
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {window_col} < %s", [now - 86400]
+            )  # noqa: S608
+    return count <= limit, window + period - now

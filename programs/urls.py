@@ -1,7 +1,8 @@
 from django.urls import path
 
-from . import catalogue_views, views
-from .ratelimit import form_rate_limited
+from programs.catalogue import views as catalogue_views
+from programs.journey import views
+from programs.ratelimit import form_rate_limited
 
 app_name = "programs"
 

@@ -272,7 +272,7 @@ CONTENT_SECURITY_POLICY = {
 # -- Request size -------------------------------------------------------------------
 # Largest request body accepted; larger ones get 413 before they are read
 # (reliefmatch.middleware.RequestBodyLimitMiddleware). 3 MB holds the biggest
-# legitimate request: a 2 MB screening CSV (programs.screening.MAX_SCREENING_BYTES)
+# legitimate request: a 2 MB screening CSV (programs.api.screening.MAX_SCREENING_BYTES)
 # with its form around it, or 1,000 JSON profiles to /api/v1/screenings.
 REQUEST_MAX_BODY_BYTES = int(env("REQUEST_MAX_BODY_BYTES", str(3 * 1024 * 1024)))
 # Django's own limits, in line with it: a body that passed the middleware is

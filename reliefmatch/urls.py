@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from programs import screening_views, views
-from programs.api import api
+from programs.api import screening_views
+from programs.api.endpoints import api
+from programs.journey import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

@@ -6,8 +6,10 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from programs import matching
-from programs.matching import Basis, Criterion, Operator, Profile, Programme, Text
+from programs.engine import rules
+from programs.engine.contract import Profile
+from programs.engine.matching import Basis, Criterion, Programme
+from programs.engine.text import Text
 
 
 def make_profile(**overrides: Any) -> Profile:
@@ -28,8 +30,8 @@ def make_profile(**overrides: Any) -> Profile:
 def rule(field: str, operator: str, value: Any, **kw: Any) -> Criterion:
     return Criterion(
         field=field,
-        operator=Operator(operator),
-        value=matching.clean_criterion_value(field, operator, value),
+        operator=rules.operator(operator),
+        value=rules.clean_criterion_value(field, operator, value),
         group=kw.pop("group", 1),
         required=kw.pop("required", True),
         basis=Basis(kw.pop("basis", "documented")),

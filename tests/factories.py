@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import factory
 
+from programs.catalogue import store
+from programs.journey import kept
 from programs.models import BusinessProfile, Criterion, Programme, Provider
 
 
@@ -42,28 +44,26 @@ class CriterionFactory(factory.django.DjangoModelFactory):
 
 
 class BusinessProfileFactory(factory.django.DjangoModelFactory):
-    """Build through services.profile_model_fields so derived columns are right."""
+    """Build through contract.to_columns so derived columns are right."""
 
     class Meta:
         model = BusinessProfile
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        from programs import services
 
-        from .builders import make_profile
+        from tests.builders import make_profile
 
-        return services.profile_create(profile=make_profile(**kwargs))
+        return kept.profile_create(profile=make_profile(**kwargs))
 
 
 def kept_profile(profile, *, as_of, **consent):
     """Store a profile with its results as if its owner consented on the form."""
-    from programs import services
 
-    report = services.run_match(profile=profile, as_of=as_of)
-    row, _token = services.profile_keep(
+    report = store.run_match(profile=profile, as_of=as_of)
+    row, _token = kept.profile_keep(
         profile=profile,
-        consent=services.Consent(store=True, **consent),
+        consent=kept.Consent(store=True, **consent),
         report=report,
         as_of=as_of,
         language="en",

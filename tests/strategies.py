@@ -6,8 +6,9 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from programs import matching
-from programs.matching import FIELDS, OPERATORS_FOR_KIND, FieldKind
+from programs.engine import contract, matching, rules
+from programs.engine.contract import FIELDS, FieldKind
+from programs.engine.text import Text
 
 # Values a rule and a profile both draw from, so boundaries are hit often.
 LANDMARKS = [
@@ -60,37 +61,48 @@ def profiles(draw):
             )
         ),
     }
-    for name in matching.PROFILE_FIELDS:
+    for name in contract.PROFILE_FIELDS:
         if name in values:
             continue
         values[name] = draw(st.one_of(st.none(), answer_for(name)))
     values["city"] = values["city"] or ""
-    return matching.Profile(**values)
+    return contract.Profile(**values)
+
+
+@st.composite
+def value_for(draw, spec, operator):
+    """Return a canonical value of any operator for the field, by the field's kind.
+
+    Nothing here knows one operator from another: each candidate is offered
+    to the operator's own cleaning, the way an admin would type it.
+    """
+    if spec.kind is FieldKind.BOOLEAN:
+        candidates = [draw(st.booleans())]
+    elif spec.choices:
+        codes = sorted(
+            draw(st.frozensets(st.sampled_from(spec.codes), min_size=1, max_size=5))
+        )
+        candidates = [codes, codes[:1]]
+    else:
+        a, b = draw(decimals_for(spec)), draw(decimals_for(spec))
+        candidates = [str(a), [str(min(a, b)), str(max(a, b))]]
+    for raw in candidates:
+        try:
+            return rules.clean_criterion_value(spec.name, operator.name, raw)
+        except rules.RuleError:
+            continue
+    raise AssertionError(f"no value for {operator} on {spec.name}")
 
 
 @st.composite
 def criteria(draw):
-    name = draw(st.sampled_from(matching.CRITERION_FIELDS))
+    name = draw(st.sampled_from(contract.CRITERION_FIELDS))
     spec = FIELDS[name]
-    operator = draw(st.sampled_from(OPERATORS_FOR_KIND[spec.kind]))
-    Op = matching.Operator
-    if operator is Op.EQUALS:
-        raw = draw(st.sampled_from(spec.codes))
-    elif operator in (Op.ONE_OF, Op.NOT_ONE_OF, Op.CONTAINS_ANY):
-        raw = sorted(
-            draw(st.frozensets(st.sampled_from(spec.codes), min_size=1, max_size=5))
-        )
-    elif operator is Op.IS:
-        raw = draw(st.booleans())
-    elif operator is Op.BETWEEN:
-        a, b = draw(decimals_for(spec)), draw(decimals_for(spec))
-        raw = [str(min(a, b)), str(max(a, b))]
-    else:
-        raw = str(draw(decimals_for(spec)))
+    operator = draw(st.sampled_from(rules.operators_for(spec.kind)))
     return matching.Criterion(
         field=name,
         operator=operator,
-        value=matching.clean_criterion_value(name, operator, raw),
+        value=draw(value_for(spec, operator)),
         group=draw(st.integers(min_value=1, max_value=3)),
         required=draw(st.sampled_from([True, True, True, False])),
     )
@@ -104,7 +116,7 @@ def programmes(draw):
         slug="generated",
         provider="acme",
         provider_kind="platform",
-        name=matching.Text("Generated", "生成"),
+        name=Text("Generated", "生成"),
         criteria=tuple(rules),
-        discretionary=matching.Text(discretionary, ""),
+        discretionary=Text(discretionary, ""),
     )

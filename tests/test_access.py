@@ -32,7 +32,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from programs import alerts, services
+from programs.api import keys
+from programs.catalogue import loader
+from programs.journey import alerts, kept
 from programs.models import (
     ApiKey,
     BusinessProfile,
@@ -41,10 +43,9 @@ from programs.models import (
     Provider,
     StoredResult,
 )
-
-from .builders import make_profile
-from .factories import kept_profile
-from .pdfs import pdf_text
+from tests.builders import make_profile
+from tests.factories import kept_profile
+from tests.pdfs import pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,7 @@ OWNER_B = {
 
 @pytest.fixture
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def keep(client, answers) -> str:
@@ -106,7 +107,7 @@ def owners(client, catalogue):
 def test_private_link_tokens_carry_at_least_128_random_bits_and_only_a_digest_is_kept(
     owners,
 ):
-    assert services.TOKEN_BYTES * 8 >= 128
+    assert kept.TOKEN_BYTES * 8 >= 128
     for token, row in owners:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         assert len(raw) * 8 >= 128
@@ -127,7 +128,7 @@ def test_a_link_is_looked_up_by_digest_and_compared_in_constant_time(
         compared.append((a, b))
         return secrets.compare_digest(a, b)
 
-    monkeypatch.setattr(services.hmac, "compare_digest", spy)
+    monkeypatch.setattr(kept.hmac, "compare_digest", spy)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("programs:results", args=[token]))
     assert response.status_code == HTTPStatus.OK
@@ -163,7 +164,7 @@ def call(client, method: str, url: str, data):
 
 def bad_tokens(token: str, row: BusinessProfile) -> dict[str, str]:
     return {
-        "unknown": secrets.token_urlsafe(services.TOKEN_BYTES),
+        "unknown": secrets.token_urlsafe(kept.TOKEN_BYTES),
         "one character changed": token[:-1] + ("A" if token[-1] != "A" else "B"),
         "upper-cased": token.upper(),
         "longer": token + "x",
@@ -176,10 +177,8 @@ def bad_tokens(token: str, row: BusinessProfile) -> dict[str, str]:
         "Chinese": "私人链接" * 10,
         "signed garbage": "s." + "a" * 40,
         "signed with another key": "s."
-        + signing.dumps(
-            row.token_hash, key="not-the-key", salt=services.SIGNED_LINK_SALT
-        ),
-        "signed non-text": "s." + signing.dumps([1, 2], salt=services.SIGNED_LINK_SALT),
+        + signing.dumps(row.token_hash, key="not-the-key", salt=kept.SIGNED_LINK_SALT),
+        "signed non-text": "s." + signing.dumps([1, 2], salt=kept.SIGNED_LINK_SALT),
         "signed for unsubscribing": "s."
         + signing.dumps(row.token_hash, salt=alerts.UNSUBSCRIBE_SALT),
     }
@@ -194,7 +193,7 @@ def test_unknown_malformed_or_deleted_tokens_are_404_on_every_link_url(
     client, owners, method, name, args, data
 ):
     (token, row), (_token_b, row_b) = owners
-    signed = services.signed_link_token(row)
+    signed = kept.signed_link_token(row)
     before = (profile_state(row), profile_state(row_b))
     for kind, bad in bad_tokens(token, row).items():
         response = call(client, method, link_url(name, bad, args), data)
@@ -236,7 +235,7 @@ def test_bad_or_deleted_unsubscribe_links_are_404_and_unsubscribe_nobody(
         + ":"
         + signature,
         "a private link's signature": signing.dumps(
-            row_b.pk, salt=services.SIGNED_LINK_SALT
+            row_b.pk, salt=kept.SIGNED_LINK_SALT
         ),
         "NULs": "\x00" * 30,
         "markup": "<script>x</script>",
@@ -518,7 +517,7 @@ def screening_request(client, endpoint: str, headers: dict[str, str], query: str
 def test_screening_api_answers_only_to_a_valid_key(
     client, endpoint, credential, expected
 ):
-    _row, key = services.api_key_create(name="access test")
+    _row, key = keys.api_key_create(name="access test")
     headers: dict[str, str] = {}
     query = ""
     if credential == "unknown key":

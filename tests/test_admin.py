@@ -8,8 +8,7 @@ import pytest
 from django.urls import reverse
 
 from programs.models import Criterion, Programme
-
-from .factories import BusinessProfileFactory, CriterionFactory, ProgrammeFactory
+from tests.factories import BusinessProfileFactory, CriterionFactory, ProgrammeFactory
 
 pytestmark = pytest.mark.django_db
 

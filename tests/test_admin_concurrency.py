@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from programs.admin import last_saved_at
 from programs.models import Criterion, Programme, Source
-
-from .factories import CriterionFactory, ProgrammeFactory
+from tests.factories import CriterionFactory, ProgrammeFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from programs import alerts, services
+from programs.catalogue import loader, store
+from programs.journey import alerts, kept
 from programs.models import BusinessProfile, Criterion, SentAlert
-
-from .builders import make_profile
-from .factories import CriterionFactory, ProgrammeFactory
+from tests.builders import make_profile
+from tests.factories import CriterionFactory, ProgrammeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +27,10 @@ def owner(*, language="en", alerts_on=True, **answers) -> BusinessProfile:
     profile = make_profile(
         **{"business_type": "street_stall", "employees": 1, **answers}
     )
-    report = services.run_match(profile=profile, as_of=TODAY)
-    row, _token = services.profile_keep(
+    report = store.run_match(profile=profile, as_of=TODAY)
+    row, _token = kept.profile_keep(
         profile=profile,
-        consent=services.Consent(
-            store=True, email="owner@example.com", alerts=alerts_on
-        ),
+        consent=kept.Consent(store=True, email="owner@example.com", alerts=alerts_on),
         report=report,
         as_of=TODAY,
         language=language,
@@ -236,7 +234,7 @@ def test_one_click_unsubscribe_stops_alerts():
 
 def test_signed_link_in_alerts_opens_the_results_and_dies_with_the_profile(client):
     row = owner()
-    token = services.signed_link_token(row)
+    token = kept.signed_link_token(row)
     assert (
         client.get(reverse("programs:results", args=[token])).status_code
         == HTTPStatus.OK
@@ -245,7 +243,7 @@ def test_signed_link_in_alerts_opens_the_results_and_dies_with_the_profile(clien
         client.get(reverse("programs:results", args=["s.forged:sig"])).status_code
         == HTTPStatus.NOT_FOUND
     )
-    services.profile_delete(row=row)
+    kept.profile_delete(row=row)
     assert (
         client.get(reverse("programs:results", args=[token])).status_code
         == HTTPStatus.NOT_FOUND
@@ -253,7 +251,7 @@ def test_signed_link_in_alerts_opens_the_results_and_dies_with_the_profile(clien
 
 
 def test_alerts_need_keeping_and_an_email_on_the_form(client):
-    services.load_catalogue()
+    loader.load_catalogue()
     form = {
         "business_type": "street_stall",
         "province": "CN-HB",
@@ -292,7 +290,7 @@ def test_deleting_my_data_removes_queued_alerts():
     stall_programme()
     alerts.send_alerts(today=TODAY)
     assert SentAlert.objects.filter(profile=row).exists()
-    services.profile_delete(row=row)
+    kept.profile_delete(row=row)
     assert SentAlert.objects.count() == 0
     assert Criterion.objects.count() == 1
 

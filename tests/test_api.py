@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from programs import services
+from programs.catalogue import loader
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ PROFILES = Path(__file__).parent / "profiles"
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def post_match(client, body) -> tuple[int, dict]:

@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from programs import services
+from programs.api import keys
+from programs.catalogue import loader
 from reliefmatch.wsgi import application
 
 # The in-process WSGI client addresses the app as "localhost"; the test
@@ -81,8 +82,8 @@ def api_key():
     per request, keeps the run fast; hence the suppressed
     function_scoped_fixture health check.
     """
-    services.load_catalogue()
-    _row, key = services.api_key_create(name="schemathesis")
+    loader.load_catalogue()
+    _row, key = keys.api_key_create(name="schemathesis")
     return key
 
 

@@ -10,7 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
 
-from programs import services
+from programs.api import keys
+from programs.catalogue import loader
+from programs.journey import kept
 from programs.models import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +28,12 @@ BAD = {"business_type": "castle", "employees": -2}
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 @pytest.fixture
 def key():
-    _row, key = services.api_key_create(name="Yiwu market association")
+    _row, key = keys.api_key_create(name="Yiwu market association")
     return key
 
 
@@ -184,8 +186,8 @@ def test_admin_shows_a_new_key_once_and_stores_only_its_hash(admin_client):
     key = message.rsplit(" ", 1)[1]
     assert key.startswith("rm_")
     row = ApiKey.objects.get()
-    assert row.key_hash == services.token_digest(key)
-    assert services.api_key_check(key) == row
+    assert row.key_hash == kept.token_digest(key)
+    assert keys.api_key_check(key) == row
     page = admin_client.get(
         reverse("admin:programs_apikey_change", args=[row.pk])
     ).content.decode()
@@ -198,4 +200,4 @@ def test_admin_revokes_keys(admin_client, key):
         reverse("admin:programs_apikey_changelist"),
         {"action": "revoke_keys", "_selected_action": [row.pk]},
     )
-    assert services.api_key_check(key) is None
+    assert keys.api_key_check(key) is None

@@ -24,10 +24,11 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 
-from programs import matching, services
+from programs.api import keys
+from programs.catalogue import loader
+from programs.engine import contract
 from programs.models import BusinessProfile, SentAlert, StoredResult
-
-from .test_journey import STALL
+from tests.test_journey import STALL
 
 pytestmark = pytest.mark.django_db
 
@@ -180,7 +181,7 @@ def snapshot() -> list[Any]:
 @pytest.fixture
 def catalogue():
     """The shipped catalogue, for tests that get as far as matching."""
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 # -- the profile form -----------------------------------------------------------------
@@ -192,9 +193,9 @@ def catalogue():
 
 NUMBER_FIELDS = [
     name
-    for name in matching.PROFILE_FIELDS
-    if matching.FIELDS[name].kind
-    in (matching.FieldKind.INTEGER, matching.FieldKind.DECIMAL)
+    for name in contract.PROFILE_FIELDS
+    if contract.FIELDS[name].kind
+    in (contract.FieldKind.INTEGER, contract.FieldKind.DECIMAL)
 ]
 CHOICE_FIELDS = [
     "business_type",
@@ -208,15 +209,15 @@ MULTI_FIELDS = ["needs", "export_markets", "platforms"]
 
 
 def whole(name: str) -> bool:
-    return matching.FIELDS[name].kind is matching.FieldKind.INTEGER
+    return contract.FIELDS[name].kind is contract.FieldKind.INTEGER
 
 
 def low(name: str):
-    return matching.FIELDS[name].minimum
+    return contract.FIELDS[name].minimum
 
 
 def high(name: str):
-    return matching.FIELDS[name].maximum
+    return contract.FIELDS[name].maximum
 
 
 def case(label: str, answers: dict[str, tuple[Any, Msg]], **extra: Any):
@@ -319,7 +320,7 @@ FORM_CHOICE_CASES = [
 
 
 def first_code(name: str) -> str:
-    return matching.FIELDS[name].codes[0]
+    return contract.FIELDS[name].codes[0]
 
 
 FORM_MULTI_CASES = [
@@ -536,7 +537,7 @@ def test_a_repeated_choice_counts_once(client, catalogue):
         FORM, {**VALID, "needs": ["financing", "financing", "stock_sourcing"]}
     )
     assert response.status_code == HTTPStatus.FOUND
-    profile = services.profile_from_model(BusinessProfile.objects.get())
+    profile = contract.from_columns(BusinessProfile.objects.get())
     assert profile.needs == frozenset({"financing", "stock_sourcing"})
 
 
@@ -847,8 +848,8 @@ def test_api_messages_follow_an_english_request_too(client):
 
 
 def test_api_refuses_json_true_as_a_number_of_employees_like_the_matcher(client):
-    with pytest.raises(matching.ProfileError):
-        matching.parse_profile({**VALID_JSON, "employees": True})
+    with pytest.raises(contract.ProfileError):
+        contract.parse_profile({**VALID_JSON, "employees": True})
     response = post_json(client, {**VALID_JSON, "employees": True})
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
 
@@ -873,7 +874,7 @@ def test_bad_programme_filters_get_chinese_messages(client, query, name, message
 
 @pytest.fixture
 def key() -> str:
-    _row, key = services.api_key_create(name="tests")
+    _row, key = keys.api_key_create(name="tests")
     return key
 
 

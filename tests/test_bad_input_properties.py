@@ -26,11 +26,12 @@ from django.http import QueryDict
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from programs import matching, services
-from programs.forms import ConsentForm, ProfileForm
+from programs.catalogue import loader
+from programs.engine import contract
+from programs.engine.text import jsonable
+from programs.journey.forms import ConsentForm, ProfileForm
 from programs.models import BusinessProfile, SentAlert, StoredResult
-
-from .strategies import answer_for
+from tests.strategies import answer_for
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +92,7 @@ texts = st.one_of(
     ),
 )
 codes = st.sampled_from(
-    sorted({code for spec in matching.FIELDS.values() for code in spec.codes})
+    sorted({code for spec in contract.FIELDS.values() for code in spec.codes})
 )
 numbers = st.one_of(
     st.integers(min_value=-(10**40), max_value=10**40),
@@ -108,12 +109,12 @@ def form_values():
 
 def good_form_value(name: str):
     """A value the field accepts, so that some generated submissions are valid."""
-    if name in matching.FIELDS:
-        spec = matching.FIELDS[name]
+    if name in contract.FIELDS:
+        spec = contract.FIELDS[name]
         answer = answer_for(name)
-        if spec.kind is matching.FieldKind.MULTI:
+        if spec.kind is contract.FieldKind.MULTI:
             return answer.map(lambda chosen: sorted(chosen) or ["none"])
-        if spec.kind is matching.FieldKind.BOOLEAN:
+        if spec.kind is contract.FieldKind.BOOLEAN:
             return answer.map(lambda yes: "yes" if yes else "no")
         return answer.map(str)
     return {
@@ -148,7 +149,7 @@ def form_changes(draw):
 def good_json_value(name: str):
     if name == "as_of":
         return st.dates(datetime.date(2019, 1, 1), datetime.date(2021, 12, 31)).map(str)
-    return answer_for(name).map(matching.jsonable)
+    return answer_for(name).map(jsonable)
 
 
 @st.composite
@@ -156,12 +157,12 @@ def json_changes(draw):
     """Up to five fields, each given junk or a good value, plus unknown names."""
     names = draw(
         st.lists(
-            st.one_of(st.sampled_from([*matching.PROFILE_FIELDS, "as_of"]), texts),
+            st.one_of(st.sampled_from([*contract.PROFILE_FIELDS, "as_of"]), texts),
             max_size=5,
             unique=True,
         )
     )
-    known = {*matching.PROFILE_FIELDS, "as_of"}
+    known = {*contract.PROFILE_FIELDS, "as_of"}
     return {
         name: draw(
             st.one_of(json_values(), good_json_value(name))
@@ -206,7 +207,7 @@ def stored() -> tuple[int, int, int]:
 
 @pytest.fixture
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 @pytest.fixture(autouse=True)
@@ -234,15 +235,15 @@ def test_generated_form_input_never_breaks_the_page_and_stores_only_with_consent
         assert stored()[0] == before[0] + 1
         # What was kept is a profile the matcher itself accepts (no control
         # characters, every value in range): the form and the engine agree.
-        kept = services.profile_from_model(BusinessProfile.objects.latest("pk"))
-        matching.parse_profile(kept.to_dict())
+        kept = contract.from_columns(BusinessProfile.objects.latest("pk"))
+        contract.parse_profile(kept.to_dict())
         return
     assert stored() == before
     assert response.status_code == HTTPStatus.OK
     assert '<html lang="zh-hans">' in response.content.decode()
     if valid:  # results shown, nothing kept: no consent
         assert response.context["report"].matches
-        matching.parse_profile(response.context["report"].profile.to_dict())
+        contract.parse_profile(response.context["report"].profile.to_dict())
         assert not consent_form.cleaned_data["consent_store"]
     else:
         assert response.context["error_summary"]
@@ -272,7 +273,7 @@ def test_generated_api_input_gets_200_or_a_422_by_field_in_chinese_never_a_500(
     payload = response.json()
     event(f"status {response.status_code}")
     if response.status_code == HTTPStatus.OK:
-        matching.parse_profile(payload["profile"])  # what it matched is a valid profile
+        contract.parse_profile(payload["profile"])  # what it matched is a valid profile
     elif response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY:
         assert payload["errors"]
         for field, messages in payload["errors"].items():

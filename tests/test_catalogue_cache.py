@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from programs import services
+from programs.catalogue import store
+from programs.journey import kept
 from programs.models import Criterion, Programme, Provider, Source
-
-from .factories import CriterionFactory, ProgrammeFactory
+from tests.factories import CriterionFactory, ProgrammeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,15 +20,15 @@ def programme():
 
 
 def token():
-    return services.catalogue_revision()
+    return store.catalogue_revision()
 
 
 def test_unchanged_catalogue_is_served_from_the_process_without_reading_rules(
     programme, django_assert_num_queries
 ):
-    first = services.current_catalogue()
+    first = store.current_catalogue()
     with django_assert_num_queries(1):
-        assert services.current_catalogue() is first
+        assert store.current_catalogue() is first
 
 
 def change_with_save(programme):
@@ -93,22 +93,22 @@ def add_a_programme(programme):
     ],
 )
 def test_every_kind_of_catalogue_write_makes_the_next_read_fresh(programme, change):
-    before = services.current_catalogue()
+    before = store.current_catalogue()
     token_before = token()
     change(programme)
     assert token() != token_before
-    after = services.current_catalogue()
+    after = store.current_catalogue()
     assert after is not before
-    assert after == services.read_catalogue()
+    assert after == store.read_catalogue()
     assert after.version != before.version
 
 
 def test_writes_outside_the_catalogue_keep_the_cached_catalogue(programme):
-    from .builders import make_profile
+    from tests.builders import make_profile
 
-    first = services.current_catalogue()
-    services.profile_create(profile=make_profile(employees=3))
-    assert services.current_catalogue() is first
+    first = store.current_catalogue()
+    kept.profile_create(profile=make_profile(employees=3))
+    assert store.current_catalogue() is first
 
 
 def test_without_the_revision_row_nothing_is_cached(
@@ -117,6 +117,6 @@ def test_without_the_revision_row_nothing_is_cached(
     from programs.models import CatalogueRevision
 
     CatalogueRevision.objects.all().delete()
-    services.current_catalogue()
+    store.current_catalogue()
     with django_assert_num_queries(4):
-        services.current_catalogue()
+        store.current_catalogue()

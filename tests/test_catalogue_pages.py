@@ -12,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from programs import catalogue_views, matching, services
-
-from .factories import CriterionFactory, ProgrammeFactory
+from programs.catalogue import loader, store
+from programs.catalogue import views as catalogue_views
+from programs.engine import matching, rules
+from tests.factories import CriterionFactory, ProgrammeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +29,8 @@ LIST_URL = "programs:programme_list"
 
 @pytest.fixture
 def catalogue():
-    services.load_catalogue()
-    return services.current_catalogue()
+    loader.load_catalogue()
+    return store.current_catalogue()
 
 
 def shown(response) -> set[str]:
@@ -305,25 +306,21 @@ def test_detail_links_to_an_http_application_page_without_opener(client):
     ("criterion", "sentence"),
     [
         (
-            matching.Criterion(
-                "size_class", matching.Operator.ONE_OF, ("micro", "small")
-            ),
+            matching.Criterion("size_class", rules.ONE_OF, ("micro", "small")),
             "Size class is one of micro, small.",
         ),
         (
-            matching.Criterion("has_bank_loan", matching.Operator.IS, True),
+            matching.Criterion("has_bank_loan", rules.IS, True),
             "Has a bank loan: yes.",
         ),
         (
             matching.Criterion(
-                "employees", matching.Operator.BETWEEN, (Decimal(10), Decimal(1000))
+                "employees", rules.BETWEEN, (Decimal(10), Decimal(1000))
             ),
             "Number of employees is between 10 and 1,000.",
         ),
         (
-            matching.Criterion(
-                "annual_revenue_cny", matching.Operator.LTE, Decimal("5000000")
-            ),
+            matching.Criterion("annual_revenue_cny", rules.LTE, Decimal("5000000")),
             "Annual revenue (CNY) is at most 5,000,000.",
         ),
     ],

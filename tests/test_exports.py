@@ -17,12 +17,12 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone, translation
 from openpyxl import load_workbook
 
-from programs import charts, exports, reporting, services
+from programs.catalogue import loader
 from programs.models import BusinessProfile, Programme, Provider, StoredResult
-
-from .builders import make_profile
-from .factories import kept_profile
-from .pdfs import assert_only_embedded_cjk_font, pdf_text
+from programs.staff import charts, exports, match_report
+from tests.builders import make_profile
+from tests.factories import kept_profile
+from tests.pdfs import assert_only_embedded_cjk_font, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def keep(profile, **consent):
 
 @pytest.fixture
 def data():
-    services.load_catalogue()
+    loader.load_catalogue()
     sharing = keep(
         make_profile(
             business_type="street_stall",
@@ -164,8 +164,8 @@ def tricky(data):
 
 
 def queryset(user, **filters):
-    return reporting.report_queryset(
-        user=user, filters=reporting.ReportFilters(**filters)
+    return match_report.report_queryset(
+        user=user, filters=match_report.ReportFilters(**filters)
     )
 
 
@@ -498,7 +498,7 @@ def test_xlsx_header_is_bold(data, analyst):
 
 
 def test_summary_pdf_has_title_counts_charts_and_tables(data, analyst):
-    summary = reporting.summary(queryset(analyst))
+    summary = match_report.summary(queryset(analyst))
     pdf = exports.render_summary_pdf(
         summary, title="Match report <June>", filters_text="province=CN-SH & more"
     )
@@ -515,14 +515,14 @@ def test_summary_pdf_has_title_counts_charts_and_tables(data, analyst):
 
 def test_summary_pdf_embeds_the_cjk_font(data, analyst):
     with translation.override("zh-hans"):
-        summary = reporting.summary(queryset(analyst))
+        summary = match_report.summary(queryset(analyst))
         pdf = exports.render_summary_pdf(summary, title="匹配报告", filters_text="")
     assert_only_embedded_cjk_font(pdf)
     assert "无接触贷款助微计划" in pdf_text(pdf)
 
 
 def test_summary_pdf_of_no_rows(analyst):
-    summary = reporting.summary(queryset(analyst))
+    summary = match_report.summary(queryset(analyst))
     text = pdf_text(
         exports.render_summary_pdf(summary, title="Empty", filters_text="none")
     )
@@ -531,7 +531,7 @@ def test_summary_pdf_of_no_rows(analyst):
 
 
 def test_charts_render_as_inline_svg_with_the_programme_names(data, analyst):
-    summary = reporting.summary(queryset(analyst))
+    summary = match_report.summary(queryset(analyst))
     bars = charts.svg(charts.eligible_per_programme(summary))
     runway = charts.svg(charts.runway_vs_survey(summary))
     for svg in (bars, runway):
@@ -552,21 +552,21 @@ def test_charts_render_as_inline_svg_with_the_programme_names(data, analyst):
 
 def test_charts_show_chinese_names_in_chinese(data, analyst):
     with translation.override("zh-hans"):
-        summary = reporting.summary(queryset(analyst))
+        summary = match_report.summary(queryset(analyst))
         svg = charts.svg(charts.eligible_per_programme(summary))
     assert "无接触贷款助微计划" in svg
 
 
 def test_chart_text_is_escaped_in_svg(data, analyst):
     Programme.objects.filter(slug="jd-spark").update(name_en="<script>x</script> & Co")
-    summary = reporting.summary(queryset(analyst))
+    summary = match_report.summary(queryset(analyst))
     svg = charts.svg(charts.eligible_per_programme(summary))
     assert "<script>" not in svg
     assert "&lt;script&gt;x&lt;/script&gt; &amp; Co" in svg
 
 
 def test_runway_chart_compares_shares_with_the_survey(data, analyst):
-    summary = reporting.summary(queryset(analyst))
+    summary = match_report.summary(queryset(analyst))
     # 0.5 months and 4 months known; the convenience store did not say.
     assert summary.runway == [("≤1", 1), ("1–3", 0), ("3–6", 1), (">6", 0)]
     description = charts.runway_vs_survey(summary).description

@@ -9,18 +9,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from programs import filters, matching, services
+from programs.engine import contract, matching, sql
 from programs.models import BusinessProfile
-
-from .builders import make_profile, make_programme, rule
-from .strategies import profiles, programmes
+from tests.builders import make_profile, make_programme, rule
+from tests.strategies import profiles, programmes
 
 AS_OF = datetime.date(2020, 6, 1)
 
 
 def store(profile_list):
     return BusinessProfile.objects.bulk_create(
-        [BusinessProfile(**services.profile_model_fields(p)) for p in profile_list]
+        [BusinessProfile(**contract.to_columns(p)) for p in profile_list]
     )
 
 
@@ -41,14 +40,14 @@ class FilterAgreementTests(TestCase):
         queryset = BusinessProfile.objects.all()
         for outcome in matching.Outcome:
             selected = set(
-                filters.matching_profiles(queryset, programme, outcome).values_list(
+                sql.matching_profiles(queryset, programme, outcome).values_list(
                     "pk", flat=True
                 )
             )
             assert selected == {
                 pk for pk, m in expected.items() if m.outcome is outcome
             }, outcome
-        counts = filters.outcome_counts(queryset, [programme])[programme.slug]
+        counts = sql.outcome_counts(queryset, [programme])[programme.slug]
         assert counts["near_miss"] == sum(m.near_miss for m in expected.values())
         for outcome in matching.Outcome:
             assert counts[outcome.value] == sum(
@@ -70,7 +69,7 @@ class FilterAgreementTests(TestCase):
             for i, p in enumerate(programme_list)
         ]
         store(profile_list)
-        counts = filters.outcome_counts(BusinessProfile.objects.all(), programme_list)
+        counts = sql.outcome_counts(BusinessProfile.objects.all(), programme_list)
         for programme in programme_list:
             assessed = [
                 matching.assess(profile, programme, as_of=AS_OF)
@@ -88,7 +87,7 @@ class FilterAgreementTests(TestCase):
     def test_stored_profile_reads_back_as_the_same_profile(self, profile):
         [row] = store([profile])
         row.refresh_from_db()
-        assert services.profile_from_model(row) == profile
+        assert contract.from_columns(row) == profile
         assert row.size_class == profile.size_class
         assert row.urgency == profile.urgency
 
@@ -105,7 +104,7 @@ class TransitionTests(TestCase):
         )
         before = make_programme("p", rule("employees", "lte", 20))
         after = make_programme("p", rule("employees", "lte", 50))
-        counts = filters.transition_counts(BusinessProfile.objects.all(), before, after)
+        counts = sql.transition_counts(BusinessProfile.objects.all(), before, after)
         assert counts == {
             ("eligible", "eligible"): 1,
             ("not_eligible", "eligible"): 1,

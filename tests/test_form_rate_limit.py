@@ -11,11 +11,10 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from programs import services
+from programs.catalogue import loader
 from programs.models import BusinessProfile, StoredResult
 from programs.ratelimit import parse_rate
-
-from .test_journey import STALL
+from tests.test_journey import STALL
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +26,7 @@ MESSAGE = (
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def stored() -> tuple[int, int]:

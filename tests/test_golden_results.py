@@ -19,7 +19,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import translation
 
-from programs import services
+from programs.catalogue import loader
 
 PROFILES = Path(__file__).parent / "profiles"
 GOLDEN = Path(__file__).parent / "golden" / "results.json"
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 def current_answers() -> dict[str, dict]:
-    services.load_catalogue()
+    loader.load_catalogue()
     answers = {}
     for path in sorted(PROFILES.glob("*.json")):
         for language in ("en", "zh-hans"):

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
-from programs import services
+from programs.catalogue import loader, store
+from programs.engine import contract
+from programs.journey import kept
 from programs.models import BusinessProfile, StoredResult
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +33,7 @@ STALL = {
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def token_of(response) -> str:
@@ -121,7 +123,7 @@ def test_consent_keeps_profile_and_results_with_notice_version_and_private_link(
     token = keep(client)
     assert len(token) >= 43  # 32 random bytes: 256 bits
     row = BusinessProfile.objects.get()
-    assert row.token_hash == services.token_digest(token)
+    assert row.token_hash == kept.token_digest(token)
     assert token not in row.token_hash
     assert row.consent_notice_version == settings.PRIVACY_NOTICE_VERSION
     assert row.consented_at is not None
@@ -132,7 +134,7 @@ def test_consent_keeps_profile_and_results_with_notice_version_and_private_link(
     first = stored.get(rank=1)
     assert first.programme.slug == "mybank-contact-free-loans"
     assert first.as_of.isoformat() == "2020-06-15"
-    assert first.catalogue_version == services.current_catalogue().version
+    assert first.catalogue_version == store.current_catalogue().version
 
 
 def test_sharing_contact_details_needs_its_own_consent_and_keeping(client):
@@ -206,9 +208,7 @@ def test_answering_a_set_question_in_place_keeps_every_choice(client):
     )
     assert response.status_code == HTTPStatus.FOUND
     row = BusinessProfile.objects.get()
-    assert services.profile_from_model(row).platforms == frozenset(
-        {"taobao", "meituan"}
-    )
+    assert contract.from_columns(row).platforms == frozenset({"taobao", "meituan"})
 
 
 def test_answering_in_place_without_keeping_reposts_the_answers(client):
@@ -273,7 +273,7 @@ def test_mail_failure_keeps_the_results_and_says_so(client, monkeypatch):
     def refuse(**kwargs):
         raise smtplib.SMTPConnectError(421, "try later")
 
-    monkeypatch.setattr(services, "send_link_email", refuse)
+    monkeypatch.setattr(kept, "send_link_email", refuse)
     response = client.post(
         reverse("programs:profile_form"),
         {**STALL, "consent_store": "on", "email": "owner@example.com"},
@@ -365,7 +365,7 @@ def test_an_edit_racing_with_deletion_gives_404_and_never_recreates_the_profile(
 ):
     token = keep(client)
     row = BusinessProfile.objects.get()
-    found = services.profile_by_token(token)
+    found = kept.profile_by_token(token)
 
     def deleted_meanwhile(token):
         BusinessProfile.objects.filter(
@@ -373,7 +373,7 @@ def test_an_edit_racing_with_deletion_gives_404_and_never_recreates_the_profile(
         ).delete()  # purged between read and save
         return found
 
-    monkeypatch.setattr(services, "profile_by_token", deleted_meanwhile)
+    monkeypatch.setattr(kept, "profile_by_token", deleted_meanwhile)
     response = client.post(
         reverse("programs:profile_edit", args=[token]), {**STALL, "employees": "3"}
     )

@@ -11,11 +11,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from programs import services
+from programs.catalogue import loader
 from programs.models import PartnerAccount, Provider, StoredResult
-
-from .builders import make_profile
-from .factories import kept_profile
+from tests.builders import make_profile
+from tests.factories import kept_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ def keep(profile, **consent):
 
 @pytest.fixture
 def data():
-    services.load_catalogue()
+    loader.load_catalogue()
     sharing = keep(
         make_profile(
             business_type="street_stall",

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
-from programs import matching
-from programs.matching import Availability, Outcome, State, assess, evaluate, match
-
-from .builders import AS_OF, make_profile, make_programme, rule
+from programs.engine import contract, matching, rules
+from programs.engine.matching import Availability, Outcome, assess, evaluate, match
+from programs.engine.rules import State
+from tests.builders import AS_OF, make_profile, make_programme, rule
 
 # -- operators -------------------------------------------------------------
 
@@ -476,7 +476,7 @@ def test_unknown_runway_gives_unknown_urgency():
 
 
 def test_minimal_profile_needs_only_type_province_and_needs():
-    profile = matching.parse_profile(
+    profile = contract.parse_profile(
         {"business_type": "street_stall", "province": "CN-HB", "needs": ["financing"]}
     )
     assert profile.employees is None
@@ -485,8 +485,8 @@ def test_minimal_profile_needs_only_type_province_and_needs():
 
 
 def test_parse_profile_reports_every_problem_by_field():
-    with pytest.raises(matching.ProfileError) as caught:
-        matching.parse_profile(
+    with pytest.raises(contract.ProfileError) as caught:
+        contract.parse_profile(
             {
                 "business_type": "spaceship",
                 "employees": -1,
@@ -521,8 +521,8 @@ def test_parse_profile_reports_every_problem_by_field():
     "value", [True, "1e400", float("inf"), float("nan"), "ten", [1], 10**30, "3.5"]
 )
 def test_numbers_reject_non_numbers_and_out_of_range(value):
-    with pytest.raises(matching.ProfileError) as caught:
-        matching.parse_profile(
+    with pytest.raises(contract.ProfileError) as caught:
+        contract.parse_profile(
             {
                 "business_type": "farm",
                 "province": "CN-HB",
@@ -534,7 +534,7 @@ def test_numbers_reject_non_numbers_and_out_of_range(value):
 
 
 def test_blank_optional_answer_means_unknown():
-    profile = matching.parse_profile(
+    profile = contract.parse_profile(
         {
             "business_type": "farm",
             "province": "CN-HB",
@@ -571,8 +571,8 @@ def test_blank_optional_answer_means_unknown():
 def test_bad_rules_are_refused_with_a_message_on_the_right_part(
     field, operator, value, part
 ):
-    with pytest.raises(matching.RuleError) as caught:
-        matching.clean_criterion_value(field, operator, value)
+    with pytest.raises(rules.RuleError) as caught:
+        rules.clean_criterion_value(field, operator, value)
     assert list(caught.value.errors) == [part]
     assert caught.value.errors[part][0]
 

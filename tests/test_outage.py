@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from programs import services
+from programs.catalogue import loader, store
+from programs.journey import kept
 from programs.models import BusinessProfile, StoredResult
 from reliefmatch.middleware import DATABASE_UNAVAILABLE_MESSAGE
-
-from .test_journey import STALL
+from tests.test_journey import STALL
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ ENGLISH = DATABASE_UNAVAILABLE_MESSAGE
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def stored() -> tuple[int, int]:
@@ -84,7 +84,7 @@ def test_a_form_submission_during_an_outage_gets_503_and_stores_nothing(
     def fail(**kwargs):
         raise error
 
-    monkeypatch.setattr(services, "profile_keep", fail)
+    monkeypatch.setattr(kept, "profile_keep", fail)
     before = stored()
     response = client.post(
         reverse("programs:profile_form"), {**STALL, "consent_store": "on"}
@@ -114,7 +114,7 @@ def test_the_page_follows_a_chinese_browser(client, monkeypatch):
     def fail(**kwargs):
         raise OperationalError("the database system is shutting down")
 
-    monkeypatch.setattr(services, "profile_keep", fail)
+    monkeypatch.setattr(kept, "profile_keep", fail)
     response = client.post(
         reverse("programs:profile_form"),
         {**STALL, "consent_store": "on"},
@@ -141,7 +141,7 @@ def test_an_api_call_during_an_outage_gets_json_503(client, monkeypatch):
     def fail(**kwargs):
         raise OperationalError("terminating connection due to administrator command")
 
-    monkeypatch.setattr(services, "run_match", fail)
+    monkeypatch.setattr(store, "run_match", fail)
     response = client.post(
         "/api/v1/match", API_PROFILE, content_type="application/json"
     )
@@ -164,7 +164,7 @@ def test_the_warning_logged_carries_no_request_data(client, monkeypatch, caplog)
     def fail(**kwargs):
         raise OperationalError("connection to server failed")
 
-    monkeypatch.setattr(services, "profile_update", fail)
+    monkeypatch.setattr(kept, "profile_update", fail)
     with caplog.at_level(logging.WARNING, logger="reliefmatch.middleware"):
         response = client.post(
             reverse("programs:profile_edit", args=[token]),
@@ -184,7 +184,7 @@ def test_other_errors_are_still_server_errors(client, monkeypatch):
     def fail(**kwargs):
         raise ValueError("a bug")
 
-    monkeypatch.setattr(services, "profile_keep", fail)
+    monkeypatch.setattr(kept, "profile_keep", fail)
     client.raise_request_exception = False
     response = client.post(
         reverse("programs:profile_form"), {**STALL, "consent_store": "on"}

@@ -21,12 +21,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils.html import escape
 
-from programs import services
+from programs.catalogue import loader
 from programs.models import BusinessProfile
-
-from .builders import make_profile
-from .factories import CriterionFactory, ProgrammeFactory, kept_profile
-from .pdfs import pdf_text
+from tests.builders import make_profile
+from tests.factories import CriterionFactory, ProgrammeFactory, kept_profile
+from tests.pdfs import pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +51,7 @@ AS_OF = datetime.date(2020, 6, 15)
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def assert_escaped(html: str, text: str = PAYLOAD) -> None:

@@ -13,11 +13,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from programs import alerts, services
+from programs.api import keys
+from programs.catalogue import loader, store
+from programs.journey import alerts, kept
 from programs.models import BusinessProfile, SentAlert, StoredResult
-
-from .builders import make_profile
-from .test_journey import STALL
+from tests.builders import make_profile
+from tests.test_journey import STALL
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ CONTACT = {"email": EMAIL, "contact_name": NAME, "contact_phone": PHONE}
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def stored_anywhere(*texts: str) -> set[str]:
@@ -102,10 +103,10 @@ def test_alerts_without_an_email_are_refused_and_nothing_is_kept(client):
 
 def test_keeping_through_the_service_drops_contacts_without_their_consent():
     profile = make_profile(business_type="street_stall", province="CN-HB")
-    report = services.run_match(profile=profile)
-    row, _token = services.profile_keep(
+    report = store.run_match(profile=profile)
+    row, _token = kept.profile_keep(
         profile=profile,
-        consent=services.Consent(
+        consent=kept.Consent(
             store=True, contact_name=NAME, contact_phone=PHONE, alerts=True
         ),
         report=report,
@@ -116,9 +117,9 @@ def test_keeping_through_the_service_drops_contacts_without_their_consent():
     assert (row.contact_name, row.contact_phone, row.email) == ("", "", "")
     assert row.alerts_consented_at is None  # alerts need an email
     with pytest.raises(ValueError, match="only kept with the owner's consent"):
-        services.profile_keep(
+        kept.profile_keep(
             profile=profile,
-            consent=services.Consent(store=False, email=EMAIL),
+            consent=kept.Consent(store=False, email=EMAIL),
             report=report,
             as_of=None,
             language="en",
@@ -148,7 +149,7 @@ def test_the_api_keeps_nothing_and_refuses_contact_fields(client):
 
 
 def test_bulk_screening_keeps_no_profile_and_no_contact_detail(client):
-    _row, key = services.api_key_create(name="Yiwu market association")
+    _row, key = keys.api_key_create(name="Yiwu market association")
     body = {
         "profiles": [
             {
@@ -190,7 +191,7 @@ def test_delete_my_data_leaves_nothing_of_the_profile_in_any_table(client):
         )
     )
     row = BusinessProfile.objects.get()
-    signed = services.signed_link_token(row)
+    signed = kept.signed_link_token(row)
     unsubscribe = alerts.unsubscribe_link(row).rsplit("/", 2)[-2]
     referring = list(BusinessProfile._meta.related_objects)
     assert {rel.related_model for rel in referring} >= {StoredResult, SentAlert}
@@ -220,8 +221,8 @@ def test_delete_my_data_leaves_nothing_of_the_profile_in_any_table(client):
         ).count()
         assert left == 0, rel.related_model.__name__
     assert stored_anywhere(EMAIL, NAME, PHONE, row.token_hash) == set()
-    assert services.profile_by_token(token) is None
-    assert services.profile_by_token(signed) is None
+    assert kept.profile_by_token(token) is None
+    assert kept.profile_by_token(signed) is None
     for name, args in links:
         assert (
             client.get(reverse(f"programs:{name}", args=args)).status_code

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from programs import services
+from programs.catalogue import loader
 from programs.models import (
     BusinessProfile,
     PartnerAccount,
@@ -26,9 +26,8 @@ from programs.models import (
     SentAlert,
     StoredResult,
 )
-
-from .builders import make_profile
-from .factories import kept_profile
+from tests.builders import make_profile
+from tests.factories import kept_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +62,7 @@ def fresh(profile, created: datetime.datetime, **consent) -> BusinessProfile:
 @pytest.fixture
 def profiles():
     """Old and recent profiles spread over months, places, sizes and runways."""
-    services.load_catalogue()
+    loader.load_catalogue()
     old = [
         stale(
             make_profile(

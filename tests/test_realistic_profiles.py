@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from programs import services
+from programs.catalogue import loader
 
 PROFILES = Path(__file__).parent / "profiles"
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def shipped_catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def match(name: str, as_of: str = "2020-06-15") -> dict:

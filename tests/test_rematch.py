@@ -8,11 +8,12 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from programs import matching, services
+from programs.catalogue import loader, store
+from programs.engine import contract, matching, sql
+from programs.journey import kept as kept_profiles
 from programs.models import BusinessProfile, Criterion, StoredResult
-
-from .builders import make_profile
-from .factories import CriterionFactory, ProgrammeFactory
+from tests.builders import make_profile
+from tests.factories import CriterionFactory, ProgrammeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ AS_OF = datetime.date(2020, 6, 15)
 
 @pytest.fixture
 def kept():
-    services.load_catalogue()
+    loader.load_catalogue()
     profiles = [
         make_profile(business_type="street_stall", employees=1, province="CN-HB"),
         make_profile(
@@ -37,10 +38,10 @@ def kept():
     ]
     rows = []
     for profile in profiles:
-        report = services.run_match(profile=profile, as_of=AS_OF)
-        row, _token = services.profile_keep(
+        report = store.run_match(profile=profile, as_of=AS_OF)
+        row, _token = kept_profiles.profile_keep(
             profile=profile,
-            consent=services.Consent(store=True),
+            consent=kept_profiles.Consent(store=True),
             report=report,
             as_of=AS_OF,
             language="en",
@@ -50,9 +51,9 @@ def kept():
 
 
 def assert_stored_results_equal_the_matcher():
-    catalogue = services.current_catalogue()
+    catalogue = store.current_catalogue()
     for row in BusinessProfile.objects.all():
-        profile = services.profile_from_model(row)
+        profile = contract.from_columns(row)
         stored = {
             r.programme.slug: r
             for r in StoredResult.objects.filter(profile=row).select_related(
@@ -76,7 +77,7 @@ def test_rematch_after_a_rule_change_updates_outcomes_and_reports_moves(kept):
     criterion = Criterion.objects.get(programme__slug="jd-spark", field="business_type")
     criterion.value = [*criterion.value, "restaurant"]
     criterion.save()
-    report = services.rematch()
+    report = sql.rematch()
     assert report.total_created() == 0
     assert report.total_changed() >= 1
     assert_stored_results_equal_the_matcher()
@@ -90,7 +91,7 @@ def test_rematch_adds_results_for_a_new_programme(kept):
         operator="one_of",
         value=["street_stall"],
     )
-    report = services.rematch()
+    report = sql.rematch()
     assert report.created["new-stall-fund"] == len(kept)
     assert (
         StoredResult.objects.get(profile=kept[0], programme=programme).outcome
@@ -100,8 +101,8 @@ def test_rematch_adds_results_for_a_new_programme(kept):
 
 
 def test_rematch_twice_changes_nothing_the_second_time(kept):
-    services.rematch()
-    again = services.rematch()
+    sql.rematch()
+    again = sql.rematch()
     assert again.total_changed() == 0
     assert again.total_created() == 0
 

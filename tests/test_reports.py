@@ -18,8 +18,11 @@ from django.test import override_settings
 from django.utils import translation
 from pypdf import PdfReader
 
-from programs import matching, reports
-from programs.matching import Source, Text
+from programs import cells, pdf
+from programs.engine import contract, matching
+from programs.engine.matching import Source, Tier
+from programs.engine.text import Text
+from programs.journey import personal_report
 from tests.builders import AS_OF, make_profile, make_programme, rule
 from tests.pdfs import assert_only_embedded_cjk_font, pdf_text
 
@@ -70,12 +73,12 @@ def mixed_report(profile=None, **extra):
 
 def csv_rows(report) -> list[list[str]]:
     buffer = io.StringIO(newline="")
-    reports.write_csv(report, buffer)
+    personal_report.write_csv(report, buffer)
     return list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
 
 
 def column(name: str) -> int:
-    headings = [str(heading) for heading, _accessor in reports.REPORT_COLUMNS]
+    headings = [str(heading) for heading, _accessor in personal_report.REPORT_COLUMNS]
     return headings.index(name)
 
 
@@ -92,19 +95,19 @@ def flat(text: str) -> str:
 def test_report_matches_keep_ranked_order_and_drop_plain_not_eligible():
     report = mixed_report()
 
-    tiers = [m.tier for m in reports.report_matches(report)]
+    tiers = [m.tier for m in personal_report.report_matches(report)]
 
     assert tiers == ["eligible", "possibly_eligible", "near_miss"]
     assert [m.tier for m in report.matches][-1] == "not_eligible"
 
 
 def test_every_tier_has_a_result_label():
-    assert reports.TIER_LABELS.keys() == matching.TIER_ORDER.keys()
+    assert all(str(tier.label) for tier in Tier)
 
 
 def test_report_columns_are_heading_and_accessor_pairs():
-    assert len(reports.REPORT_COLUMNS) == 12
-    for heading, accessor in reports.REPORT_COLUMNS:
+    assert len(personal_report.REPORT_COLUMNS) == 12
+    for heading, accessor in personal_report.REPORT_COLUMNS:
         assert str(heading)
         assert callable(accessor)
 
@@ -154,7 +157,7 @@ def test_csv_has_one_row_per_eligible_possibly_eligible_and_near_miss_programme(
         "possibly eligible",
         "near miss",
     ]
-    assert all(len(row) == len(reports.REPORT_COLUMNS) for row in rows)
+    assert all(len(row) == len(personal_report.REPORT_COLUMNS) for row in rows)
 
 
 def test_csv_cells_carry_dates_texts_and_sources():
@@ -238,14 +241,12 @@ def test_csv_neutralises_formula_cells():
     assert row[column("What you get")] == "'-2+3"
     # The city is not a column of the report; it never reaches a cell.
     assert not any("+cmd" in cell for r in rows for cell in r)
-    assert not any(
-        cell.startswith(reports.FORMULA_PREFIXES) for r in rows for cell in r
-    )
+    assert not any(cell.startswith(cells.FORMULA_PREFIXES) for r in rows for cell in r)
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+cmd", "-1+2", "@SUM(A1)", "\tx", "\rx"])
 def test_neutralise_quotes_text_a_spreadsheet_would_run(text):
-    assert reports.neutralise(text) == "'" + text
+    assert cells.neutralise(text) == "'" + text
 
 
 @pytest.mark.parametrize(
@@ -256,12 +257,12 @@ def test_neutralise_quotes_text_a_spreadsheet_would_run(text):
         ("", ""),
         (None, ""),
         (-5, "-5"),
-        (matching.Decimal("-12.5"), "-12.5"),
+        (contract.Decimal("-12.5"), "-12.5"),
         (True, "True"),
     ],
 )
 def test_neutralise_leaves_plain_text_and_numbers_alone(value, expected):
-    assert reports.neutralise(value) == expected
+    assert cells.neutralise(value) == expected
 
 
 # --------------------------------------------------------------------------
@@ -270,11 +271,11 @@ def test_neutralise_leaves_plain_text_and_numbers_alone(value, expected):
 
 
 def test_pdf_is_a_pdf_document():
-    assert reports.render_pdf(mixed_report()).startswith(b"%PDF")
+    assert personal_report.render_pdf(mixed_report()).startswith(b"%PDF")
 
 
 def test_pdf_text_shows_programmes_date_version_and_reasons():
-    text = flat(pdf_text(reports.render_pdf(mixed_report())))
+    text = flat(pdf_text(personal_report.render_pdf(mixed_report())))
 
     assert "ReliefMatch report" in text
     assert "Rent Relief for Zhejiang Shops" in text
@@ -290,7 +291,7 @@ def test_pdf_text_shows_programmes_date_version_and_reasons():
 def test_pdf_lists_answered_and_unanswered_fields_and_derived_values():
     profile = make_profile(city="Hangzhou", employees=3, annual_revenue_cny=500_000)
 
-    text = flat(pdf_text(reports.render_pdf(mixed_report(profile))))
+    text = flat(pdf_text(personal_report.render_pdf(mixed_report(profile))))
 
     assert "Type of business Retail shop" in text
     assert "City Hangzhou" in text
@@ -302,14 +303,14 @@ def test_pdf_lists_answered_and_unanswered_fields_and_derived_values():
 
 
 def test_pdf_shows_counts_per_tier():
-    text = flat(pdf_text(reports.render_pdf(mixed_report())))
+    text = flat(pdf_text(personal_report.render_pdf(mixed_report())))
 
     assert "Eligible Possibly eligible Near miss Not eligible 1 1 1 1" in text
 
 
 def test_pdf_in_chinese_shows_chinese_programme_name():
     with translation.override("zh-hans"):
-        pdf = reports.render_pdf(mixed_report())
+        pdf = personal_report.render_pdf(mixed_report())
 
     text = re.sub(r"\s", "", pdf_text(pdf))
     assert "浙江商户租金减免" in text
@@ -318,7 +319,7 @@ def test_pdf_in_chinese_shows_chinese_programme_name():
 
 def test_pdf_embeds_the_cjk_font_for_all_text():
     with translation.override("zh-hans"):
-        pdf = reports.render_pdf(mixed_report())
+        pdf = personal_report.render_pdf(mixed_report())
 
     assert_only_embedded_cjk_font(pdf)
 
@@ -329,7 +330,7 @@ def test_pdf_shows_markup_in_user_text_literally():
         profile, name=Text("<script>alert(1)</script> & <para>", ""), apply_url="a&b"
     )
 
-    text = flat(pdf_text(reports.render_pdf(report)))
+    text = flat(pdf_text(personal_report.render_pdf(report)))
 
     assert "<b>Wuhan & Co</b>" in text
     assert "<script>alert(1)</script> & <para>" in text
@@ -346,7 +347,7 @@ def test_pdf_footer_is_on_every_page_with_its_number():
     ]
     report = matching.match(make_profile(), programmes, as_of=AS_OF)
 
-    pages = PdfReader(io.BytesIO(reports.render_pdf(report))).pages
+    pages = PdfReader(io.BytesIO(personal_report.render_pdf(report))).pages
 
     assert len(pages) > 1
     for number, page in enumerate(pages, start=1):
@@ -358,7 +359,9 @@ def test_pdf_footer_is_on_every_page_with_its_number():
 def test_pdf_says_so_when_no_programme_fits():
     report = matching.match(make_profile(), [not_eligible_programme()], as_of=AS_OF)
 
-    assert "No programme fits your answers yet." in pdf_text(reports.render_pdf(report))
+    assert "No programme fits your answers yet." in pdf_text(
+        personal_report.render_pdf(report)
+    )
 
 
 def test_pdf_with_sixteen_programmes_renders_in_well_under_a_second():
@@ -374,13 +377,13 @@ def test_pdf_with_sixteen_programmes_renders_in_well_under_a_second():
         for i in range(16)
     ]
     report = matching.match(make_profile(), programmes, as_of=AS_OF)
-    reports.render_pdf(report)  # registers the font
+    personal_report.render_pdf(report)  # registers the font
 
     timings = []
     with translation.override("zh-hans"):
         for _run in range(3):
             started = time.perf_counter()
-            reports.render_pdf(report)
+            personal_report.render_pdf(report)
             timings.append(time.perf_counter() - started)
 
     # Typically about 0.25 s; the best of three runs ignores a busy moment.
@@ -388,33 +391,33 @@ def test_pdf_with_sixteen_programmes_renders_in_well_under_a_second():
 
 
 def test_missing_font_raises_improperly_configured_naming_setting_and_package():
-    reports._register_font.cache_clear()
+    pdf.register_font.cache_clear()
     try:
         with (
             override_settings(REPORT_CJK_FONT="/nonexistent.ttc"),
             pytest.raises(ImproperlyConfigured) as error,
         ):
-            reports.render_pdf(mixed_report())
+            personal_report.render_pdf(mixed_report())
     finally:
-        reports._register_font.cache_clear()
+        pdf.register_font.cache_clear()
 
     assert "REPORT_CJK_FONT" in str(error.value)
     assert "fonts-wqy-microhei" in str(error.value)
 
 
 def test_font_is_registered_once_per_process(monkeypatch):
-    reports._register_font.cache_clear()
+    pdf.register_font.cache_clear()
     loaded = []
-    real_ttfont = reports.TTFont
+    real_ttfont = pdf.TTFont
 
     def counting_ttfont(*args, **kwargs):
         loaded.append(args)
         return real_ttfont(*args, **kwargs)
 
-    monkeypatch.setattr(reports, "TTFont", counting_ttfont)
+    monkeypatch.setattr(pdf, "TTFont", counting_ttfont)
 
-    reports.render_pdf(mixed_report())
-    reports.render_pdf(mixed_report())
+    personal_report.render_pdf(mixed_report())
+    personal_report.render_pdf(mixed_report())
 
     assert len(loaded) == 1
 
@@ -485,7 +488,7 @@ def realistic_report():
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_first_page_renders_to_a_png_for_visual_checks(tmp_path, language):
     with translation.override("zh-hans" if language == "zh" else "en"):
-        pdf = reports.render_pdf(realistic_report())
+        pdf = personal_report.render_pdf(realistic_report())
     source = tmp_path / "report.pdf"
     source.write_bytes(pdf)
     ARTEFACTS.mkdir(exist_ok=True)

@@ -11,18 +11,18 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from programs import services
+from programs.catalogue import loader, store
+from programs.journey import kept
 from programs.models import Programme
-
-from .factories import CriterionFactory
-from .test_journey import keep
+from tests.factories import CriterionFactory
+from tests.test_journey import keep
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +150,7 @@ def test_each_language_gets_its_own_page(client):
 def test_deleting_my_data_drops_my_cached_pages_at_once(client):
     from django.utils import translation
 
-    from programs import views
+    from programs.journey import views
     from programs.models import BusinessProfile
 
     token = keep(client)
@@ -158,7 +158,7 @@ def test_deleting_my_data_drops_my_cached_pages_at_once(client):
     client.get(url, headers={"accept-language": "en"})
     client.get(url, headers={"accept-language": "zh-hans"})
     row = BusinessProfile.objects.get()
-    version = services.current_catalogue().version
+    version = store.current_catalogue().version
     keys = []
     for language in ("en", "zh-hans"):
         with translation.override(language):
@@ -176,7 +176,7 @@ def test_a_cached_page_links_back_by_the_link_each_visitor_came_by(client):
     from programs.models import BusinessProfile
 
     token = keep(client)
-    signed = services.signed_link_token(BusinessProfile.objects.get())
+    signed = kept.signed_link_token(BusinessProfile.objects.get())
     client.get(reverse("programs:results", args=[token]))  # renders and caches
     by_email = client.get(reverse("programs:results", args=[signed])).content.decode()
     by_link = client.get(reverse("programs:results", args=[token])).content.decode()

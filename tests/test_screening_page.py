@@ -13,7 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from programs import matching, screening, services
+from programs.api import screening
+from programs.catalogue import loader
+from programs.engine import contract
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +34,7 @@ MIXED = (
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def make_staff(username: str, *, perm: bool = True) -> User:
@@ -106,7 +108,7 @@ def test_page_offers_the_form_the_template_and_the_columns(adviser):
     assert response.context["summary"] is None
     assert set(response.context["form"].fields) == {"file", "as_of"}
     assert [c["name"] for c in response.context["columns"]] == list(
-        matching.PROFILE_FIELDS
+        contract.PROFILE_FIELDS
     )
     page = response.content.decode()
     assert f'href="{TEMPLATE}"' in page
@@ -122,7 +124,7 @@ def test_template_csv_parses_and_its_example_screens_without_errors(adviser):
     assert "attachment" in response["Content-Disposition"]
     header, example, *rest = read_csv(response)
     assert rest == []
-    assert header == list(matching.PROFILE_FIELDS)
+    assert header == list(contract.PROFILE_FIELDS)
     assert len(example) == len(header)
 
     rows, problem = screening.read_screening_csv(upload(response.content))

@@ -28,13 +28,14 @@ from django.urls import reverse
 from django.utils import timezone
 from gunicorn.config import Config
 
-from programs import alerts, screening, services
+from programs.api import keys, screening
+from programs.catalogue import loader
+from programs.journey import alerts
 from programs.models import BusinessProfile, ThrottleCount
 from reliefmatch.logging import RedactSecrets, redact
 from reliefmatch.middleware import RequestBodyLimitMiddleware, client_ip
-
-from .builders import make_profile
-from .factories import kept_profile
+from tests.builders import make_profile
+from tests.factories import kept_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ STALL = {
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 @pytest.fixture
@@ -431,7 +432,7 @@ def test_an_oversized_match_request_gets_413_before_the_api_counts_it(client):
 
 
 def test_an_oversized_screening_upload_gets_413_and_the_key_is_not_even_checked(client):
-    row, key = services.api_key_create(name="Yiwu market association")
+    row, key = keys.api_key_create(name="Yiwu market association")
     upload = SimpleUploadedFile("big.csv", b"x" * too_big(), content_type="text/csv")
     response = client.post(
         "/api/v1/screenings/csv", {"file": upload}, headers={"X-API-Key": key}
@@ -495,7 +496,7 @@ def full_profile(n: int) -> dict:
 
 
 def test_the_largest_legitimate_requests_fit_under_the_limit(client):
-    _row, key = services.api_key_create(name="Yiwu market association")
+    _row, key = keys.api_key_create(name="Yiwu market association")
     profiles = [full_profile(n) for n in range(screening.MAX_SCREENING_ROWS)]
     body = json.dumps({"profiles": profiles, "as_of": "2020-06-15"})
     assert len(body) < settings.REQUEST_MAX_BODY_BYTES

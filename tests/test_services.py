@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from programs import matching, services
+from programs.catalogue import loader, store
+from programs.engine.text import Text
 from programs.models import Criterion, Programme, Provider
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,7 @@ def catalogue_file(tmp_path):
 
 
 def test_load_creates_programmes_with_rules_and_sources(catalogue_file):
-    report = services.load_catalogue(path=catalogue_file)
+    report = loader.load_catalogue(path=catalogue_file)
     assert report.created == ["acme-loans"]
     programme = Programme.objects.get(slug="acme-loans")
     assert programme.provider.name_zh_hans == "阿克米银行"
@@ -85,9 +86,9 @@ def test_load_creates_programmes_with_rules_and_sources(catalogue_file):
 
 
 def test_loading_twice_changes_nothing_and_adds_no_history(catalogue_file):
-    services.load_catalogue(path=catalogue_file)
+    loader.load_catalogue(path=catalogue_file)
     history_rows = Criterion.history.count() + Programme.history.count()
-    report = services.load_catalogue(path=catalogue_file)
+    report = loader.load_catalogue(path=catalogue_file)
     assert report.unchanged == ["acme-loans"]
     assert report.created == report.updated == []
     assert Programme.objects.count() == 1
@@ -97,12 +98,12 @@ def test_loading_twice_changes_nothing_and_adds_no_history(catalogue_file):
 
 
 def test_changed_file_updates_by_slug_without_duplicates(catalogue_file):
-    services.load_catalogue(path=catalogue_file)
-    version_before = services.current_catalogue().version
+    loader.load_catalogue(path=catalogue_file)
+    version_before = store.current_catalogue().version
     catalogue_file.write_text(
         SMALL_CATALOGUE.replace('"small"]', '"small", "medium"]'), encoding="utf-8"
     )
-    report = services.load_catalogue(path=catalogue_file)
+    report = loader.load_catalogue(path=catalogue_file)
     assert report.updated == ["acme-loans"]
     assert Programme.objects.count() == 1
     assert Criterion.objects.count() == 3
@@ -111,15 +112,15 @@ def test_changed_file_updates_by_slug_without_duplicates(catalogue_file):
         "micro",
         "small",
     ]
-    assert services.current_catalogue().version != version_before
+    assert store.current_catalogue().version != version_before
 
 
 def test_catalogue_with_a_bad_rule_loads_nothing(catalogue_file):
     catalogue_file.write_text(
         SMALL_CATALOGUE.replace('"micro", "small"', '"micro", "tiny"'), encoding="utf-8"
     )
-    with pytest.raises(services.CatalogueError, match="acme-loans: criterion 1"):
-        services.load_catalogue(path=catalogue_file)
+    with pytest.raises(loader.CatalogueError, match="acme-loans: criterion 1"):
+        loader.load_catalogue(path=catalogue_file)
     assert Programme.objects.count() == 0
     assert Provider.objects.count() == 0
 
@@ -127,13 +128,13 @@ def test_catalogue_with_a_bad_rule_loads_nothing(catalogue_file):
 def test_current_catalogue_reads_plain_data_in_a_fixed_number_of_queries(
     catalogue_file, django_assert_num_queries
 ):
-    services.load_catalogue(path=catalogue_file)
+    loader.load_catalogue(path=catalogue_file)
     with django_assert_num_queries(4):  # the revision, then the rows
-        catalogue = services.current_catalogue()
+        catalogue = store.current_catalogue()
     with django_assert_num_queries(1):  # unchanged: only the revision
-        assert services.current_catalogue() is catalogue
+        assert store.current_catalogue() is catalogue
     [programme] = catalogue.programmes
-    assert programme.name == matching.Text("Acme loans", "阿克米贷款")
+    assert programme.name == Text("Acme loans", "阿克米贷款")
     assert programme.criteria[0].value == ("micro", "small")
     assert [s.title for s in programme.sources] == [
         "Acme press release",
@@ -142,14 +143,14 @@ def test_current_catalogue_reads_plain_data_in_a_fixed_number_of_queries(
 
 
 def test_shipped_catalogue_loads_once_and_then_is_unchanged():
-    first = services.load_catalogue()
-    second = services.load_catalogue()
+    first = loader.load_catalogue()
+    second = loader.load_catalogue()
     assert second.created == second.updated == []
     assert sorted(second.unchanged) == sorted(first.created)
 
 
 def test_shipped_catalogue_loads_and_every_rule_is_valid():
-    report = services.load_catalogue()
+    report = loader.load_catalogue()
     slugs = set(report.created)
     assert {
         "alibaba-spring-thunder-export",
@@ -160,7 +161,7 @@ def test_shipped_catalogue_loads_and_every_rule_is_valid():
         "jd-retail-digitisation",
     } <= slugs
     assert len(slugs) >= 14
-    catalogue = services.current_catalogue()
+    catalogue = store.current_catalogue()
     for programme in catalogue.programmes:
         assert programme.name.en, programme.slug
         assert programme.name.zh, programme.slug

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from programs import services
+from programs.catalogue import loader
 from programs.models import BusinessProfile, StoredResult
-
-from .conftest import DESKTOP, PHONE, new_page, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, new_page, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +25,7 @@ HEADINGS = {
 
 @pytest.fixture(autouse=True)
 def catalogue():
-    services.load_catalogue()
+    loader.load_catalogue()
 
 
 def fill_stall_profile(page) -> None:

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from programs import demo, services
-
-from ..factories import kept_profile
-from .conftest import DESKTOP, new_page, screenshot
+from programs import demo
+from programs.catalogue import loader
+from tests.browser.conftest import DESKTOP, new_page, screenshot
+from tests.factories import kept_profile
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def analyst():
-    services.load_catalogue()
+    loader.load_catalogue()
     for profile in demo.synthetic_profiles(40, seed=7):
         kept_profile(profile, as_of=datetime.date(2020, 6, 15))
     user = User.objects.create_user(

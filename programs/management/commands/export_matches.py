@@ -18,15 +18,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
-from programs import exports, matching, reporting
+from programs.engine import contract
 from programs.models import Programme, Provider
+from programs.staff import exports, match_report
 
 FORMATS = ("csv", "xlsx")
 VOCABULARIES = {
-    "province": ("--province", matching.PROVINCES),
-    "business_type": ("--business-type", matching.BUSINESS_TYPES),
-    "size_class": ("--size-class", matching.SIZE_CLASSES),
-    "urgency": ("--urgency", matching.URGENCIES),
+    "province": ("--province", contract.PROVINCES),
+    "business_type": ("--business-type", contract.BUSINESS_TYPES),
+    "size_class": ("--size-class", contract.SIZE_CLASSES),
+    "urgency": ("--urgency", contract.URGENCIES),
 }
 
 
@@ -61,7 +62,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, metavar="FILE")
         parser.add_argument("--programme", metavar="SLUG")
         parser.add_argument("--provider", metavar="SLUG")
-        parser.add_argument("--tier", metavar="|".join(reporting.TIERS))
+        parser.add_argument("--tier", metavar="|".join(match_report.TIERS))
         parser.add_argument("--province", metavar="CN-XX")
         parser.add_argument("--business-type", metavar="CODE")
         parser.add_argument("--size-class", metavar="CODE")
@@ -94,19 +95,21 @@ class Command(BaseCommand):
         filters = self.filters(options)
         target = self.target(out)
         with translation.override(language):
-            queryset = reporting.report_queryset(user=_CommandUser(), filters=filters)
+            queryset = match_report.report_queryset(
+                user=_CommandUser(), filters=filters
+            )
             count = self.write(queryset, fmt, target)
         self.stdout.write(f"Wrote {count:,} rows to {target}")
 
     # -- arguments -------------------------------------------------------------
 
-    def filters(self, options: dict[str, Any]) -> reporting.ReportFilters:
+    def filters(self, options: dict[str, Any]) -> match_report.ReportFilters:
         values: dict[str, Any] = {}
         tier = options.get("tier")
         if tier is not None:
-            if tier not in reporting.TIERS:
+            if tier not in match_report.TIERS:
                 raise CommandError(
-                    f"Unknown tier {tier!r}: choose one of {', '.join(reporting.TIERS)}."
+                    f"Unknown tier {tier!r}: choose one of {', '.join(match_report.TIERS)}."
                 )
             values["tier"] = tier
         for name, (flag, choices) in VOCABULARIES.items():
@@ -142,7 +145,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--submitted-from {start} is after --submitted-to {end}."
             )
-        return reporting.ReportFilters(**values)
+        return match_report.ReportFilters(**values)
 
     def target(self, out: str) -> Path:
         path = Path(out).expanduser().absolute()

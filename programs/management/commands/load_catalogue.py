@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from programs import services
+from programs.catalogue import loader
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
             "path",
             nargs="?",
             type=Path,
-            default=services.CATALOGUE_FILE,
+            default=loader.CATALOGUE_FILE,
             help="catalogue TOML file (default: the one shipped with the app)",
         )
 
@@ -28,8 +28,8 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"No catalogue file at {path}")
         try:
-            report = services.load_catalogue(path=path)
-        except services.CatalogueError as error:
+            report = loader.load_catalogue(path=path)
+        except loader.CatalogueError as error:
             raise CommandError(
                 "The catalogue has errors; nothing was loaded:\n" + str(error)
             ) from error

@@ -8,7 +8,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from programs import matching, services
+from programs.catalogue import store
+from programs.engine import contract, matching
+from programs.engine.text import jsonable
 from programs.management.arguments import iso_date
 
 as_of_date = iso_date("--as-of")
@@ -42,8 +44,8 @@ class Command(BaseCommand):
         if isinstance(data, dict) and "as_of" in data:
             as_of = as_of or as_of_date(str(data.pop("as_of")))
         try:
-            parsed = matching.parse_profile(data)
-        except matching.ProfileError as error:
+            parsed = contract.parse_profile(data)
+        except contract.ProfileError as error:
             lines = [
                 f"  {name}: {' '.join(messages)}"
                 for name, messages in error.errors.items()
@@ -52,7 +54,7 @@ class Command(BaseCommand):
                 "The profile has problems:\n" + "\n".join(lines)
             ) from error
 
-        report = services.run_match(profile=parsed, as_of=as_of or timezone.localdate())
+        report = store.run_match(profile=parsed, as_of=as_of or timezone.localdate())
         if format == "json":
             self.stdout.write(
                 json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
@@ -66,9 +68,7 @@ def render_text(report: matching.MatchReport) -> str:
     lines = [
         f"As of {report.as_of.isoformat()} · catalogue {report.catalogue_version}",
         "Derived: "
-        + ", ".join(
-            f"{name}={matching.jsonable(value)}" for name, value in derived.items()
-        ),
+        + ", ".join(f"{name}={jsonable(value)}" for name, value in derived.items()),
         "Counts: " + ", ".join(f"{tier}={n}" for tier, n in report.counts().items()),
         "",
     ]
@@ -82,8 +82,8 @@ def render_text(report: matching.MatchReport) -> str:
             c = r.criterion
             kind = "" if c.required else " [preference]"
             lines.append(
-                f"      [{r.state}] {c.field} {c.operator} {matching.jsonable(c.value)!s}"
-                f" (you: {matching.jsonable(r.actual)!s}; group {c.group}; {c.basis}){kind}: {r.reason}"
+                f"      [{r.state}] {c.field} {c.operator} {jsonable(c.value)!s}"
+                f" (you: {jsonable(r.actual)!s}; group {c.group}; {c.basis}){kind}: {r.reason}"
             )
         if m.questions:
             lines.append(f"      questions: {', '.join(m.questions)}")

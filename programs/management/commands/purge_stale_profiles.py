@@ -7,7 +7,7 @@ than ``settings.PROFILE_RETENTION_DAYS`` days, or ``--older-than`` days.
 Profiles go in batches of ``--batch-size``, each in one transaction: lock
 the batch's rows (on PostgreSQL a row changed meanwhile is re-checked and
 skipped if no longer stale), add their counts to ``PurgedTally`` with
-INSERT ... SELECT (``reporting.tally_profiles``), then delete them, their
+INSERT ... SELECT (``match_report.tally_profiles``), then delete them, their
 stored results and their alerts with DELETE ... WHERE. Only the ids of one
 batch are ever read into Python. A run interrupted between batches leaves
 every batch either wholly purged and counted or untouched, so running again
@@ -26,8 +26,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from programs import reporting
 from programs.models import BusinessProfile, SentAlert, StoredResult
+from programs.staff import match_report
 
 MAX_DAYS = 36_500  # a century: beyond this a date before year 1 is near
 MAX_BATCH = 10_000  # ids per batch are SQL parameters; SQLite allows 32,766
@@ -79,7 +79,7 @@ def purge(*, cutoff: datetime.datetime, batch_size: int) -> PurgeRun:
             if not ids:
                 return run
             after = ids[-1]
-            run.tallies += reporting.tally_profiles(ids)
+            run.tallies += match_report.tally_profiles(ids)
             # The ORM's cascade: one DELETE ... WHERE profile_id IN (...) per
             # table that refers to profiles (results, alerts, any added later).
             _total, by_model = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from programs import services
+from programs.engine import sql
 from programs.models import Programme
 
 
@@ -26,11 +26,11 @@ class Command(BaseCommand):
             )
             if unknown := sorted(set(slugs) - known):
                 raise CommandError(f"Unknown programme: {', '.join(unknown)}")
-        report = services.rematch(slugs=slugs)
+        report = sql.rematch(slugs=slugs)
         self.stdout.write(describe_rematch(report))
 
 
-def describe_rematch(report: services.RematchReport) -> str:
+def describe_rematch(report: sql.RematchReport) -> str:
     lines = [
         f"Catalogue {report.catalogue_version}: {report.total_changed()} stored results changed, "
         f"{report.total_created()} added."

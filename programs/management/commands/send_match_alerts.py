@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from programs import alerts
+from programs.journey import alerts
 from programs.management.arguments import iso_date
 
 

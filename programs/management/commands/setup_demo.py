@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from programs import demo, services
+from programs import demo
+from programs.engine import contract, sql
 from programs.models import BusinessProfile
 
 
@@ -41,11 +42,11 @@ class Command(BaseCommand):
         )
         if not BusinessProfile.objects.exists():
             BusinessProfile.objects.bulk_create(
-                BusinessProfile(**services.profile_model_fields(p))
+                BusinessProfile(**contract.to_columns(p))
                 for p in demo.synthetic_profiles(profiles)
             )
             self.stdout.write(f"Added {profiles} synthetic business profiles.")
-        report = services.rematch()
+        report = sql.rematch()
         if report.total_created() or report.total_changed():
             self.stdout.write(
                 f"Stored results: {report.total_created()} added, {report.total_changed()} changed."

@@ -41,8 +41,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, TruncMonth
 
-from . import matching
-from .models import (
+from programs.engine import contract, matching
+from programs.engine.matching import Tier, tier_of
+from programs.models import (
     BusinessProfile,
     PartnerAccount,
     Programme,
@@ -51,7 +52,7 @@ from .models import (
 )
 
 PERMISSION = "programs.view_match_report"
-TIERS = ("eligible", "possibly_eligible", "near_miss", "not_eligible")
+TIERS = tuple(tier.value for tier in Tier)
 
 
 @dataclass(frozen=True)
@@ -269,9 +270,9 @@ def summary(
             aggregated[key] += n
         purged_profiles = purged_bands["total"]
 
-    province_labels = dict(matching.PROVINCES)
-    urgency_labels = dict(matching.URGENCIES)
-    urgency_order = [code for code, _label in matching.URGENCIES]
+    province_labels = dict(contract.PROVINCES)
+    urgency_labels = dict(contract.URGENCIES)
+    urgency_order = [code for code, _label in contract.URGENCIES]
     return Summary(
         rows=rows,
         profiles=aggregated["total"],
@@ -322,7 +323,7 @@ ALL_TIER_CLASSES = (1 << len(TIER_CLASSES)) - 1
 def tier_of_bit(bit: int) -> str:
     """Return the report tier (a key of TIERS) of one TIER_CLASSES bit."""
     outcome, near_miss = TIER_CLASSES[bit.bit_length() - 1]
-    return "near_miss" if near_miss else outcome
+    return tier_of(outcome, near_miss)
 
 
 def tier_bit_expression() -> Case:

@@ -31,9 +31,11 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from . import matching, reports, services
-from .forms import ConsentForm, EmailLinkForm, ProfileForm
-from .models import BusinessProfile
+from programs.catalogue import store
+from programs.engine import contract, matching
+from programs.journey import kept, personal_report
+from programs.journey.forms import ConsentForm, EmailLinkForm, ProfileForm
+from programs.models import BusinessProfile
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +75,11 @@ def profile_form(request: HttpRequest) -> HttpResponse:
     if not (form.is_valid() and consent_form.is_valid()):
         return render_form(request, form, consent_form)
     profile, as_of = form.to_profile(), form.cleaned_data["as_of"]
-    report = services.run_match(profile=profile, as_of=as_of)
+    report = store.run_match(profile=profile, as_of=as_of)
     consent = consent_from(consent_form)
     if not consent.store:
         return render_results(request, report, as_of=as_of)
-    row, token = services.profile_keep(
+    row, token = kept.profile_keep(
         profile=profile,
         consent=consent,
         report=report,
@@ -101,7 +103,7 @@ def send_link(
 ) -> None:
     """Email the private link; a mail failure is told to the user, never a 500."""
     try:
-        services.send_link_email(row=row, email=email, link=link)
+        kept.send_link_email(row=row, email=email, link=link)
     except OSError:  # smtplib.SMTPException is an OSError
         logger.warning("Could not send a private link email", exc_info=False)
         messages.error(
@@ -114,9 +116,9 @@ def send_link(
         messages.success(request, gettext("We sent your private link to your email."))
 
 
-def consent_from(form: ConsentForm) -> services.Consent:
+def consent_from(form: ConsentForm) -> kept.Consent:
     data = form.cleaned_data
-    return services.Consent(
+    return kept.Consent(
         store=data["consent_store"],
         share_contact=data["consent_share_contact"],
         email=data["email"] if data["consent_store"] else "",
@@ -231,13 +233,13 @@ def hidden_pairs(
     return pairs
 
 
-def answers_summary(profile: matching.Profile) -> list[tuple[str, str]]:
+def answers_summary(profile: contract.Profile) -> list[tuple[str, str]]:
     return [
         (
-            capfirst(str(matching.FIELDS[name].label)),
-            matching.display_value(name, getattr(profile, name)),
+            capfirst(str(contract.FIELDS[name].label)),
+            contract.display_value(name, getattr(profile, name)),
         )
-        for name in matching.PROFILE_FIELDS
+        for name in contract.PROFILE_FIELDS
         if getattr(profile, name) not in (None, "")
     ]
 
@@ -325,7 +327,7 @@ def serve_results_page(request: HttpRequest, page: str, token: str) -> HttpRespo
 
 def forget_rendered_results(row: BusinessProfile) -> None:
     """Drop this profile's cached results pages (today's, in every language)."""
-    version = services.current_catalogue().version
+    version = store.current_catalogue().version
     today = row.as_of or timezone.localdate()
     keys = []
     for code, _name in settings.LANGUAGES:
@@ -352,7 +354,7 @@ def results_cache_key(
 
 
 def kept_profile(token: str) -> BusinessProfile:
-    row = services.profile_by_token(token)
+    row = kept.profile_by_token(token)
     if row is None:
         raise Http404("No results behind this link.")
     return row
@@ -362,7 +364,7 @@ def kept_profile(token: str) -> BusinessProfile:
 @require_safe
 def results(request: HttpRequest, token: str) -> HttpResponse:
     """Show a kept profile's results: one query when its page is cached."""
-    found = services.kept_profile_and_catalogue(token)
+    found = kept.kept_profile_and_catalogue(token)
     if found is None:
         raise Http404("No results behind this link.")
     row, catalogue = found
@@ -370,8 +372,8 @@ def results(request: HttpRequest, token: str) -> HttpResponse:
     key = results_cache_key(row, catalogue.version, today)
     page = cache.get(key)
     if page is None:
-        report = services.run_match(
-            profile=services.profile_from_model(row), as_of=today, catalogue=catalogue
+        report = store.run_match(
+            profile=contract.from_columns(row), as_of=today, catalogue=catalogue
         )
         page = results_page(request, report, row=row)
         cache.set(key, page, RESULTS_CACHE_SECONDS)
@@ -385,7 +387,7 @@ def profile_edit(request: HttpRequest, token: str) -> HttpResponse:
     action = reverse("programs:profile_edit", args=[token])
     if request.method == "GET":
         initial = ProfileForm.initial_from_profile(
-            services.profile_from_model(row), row.as_of
+            contract.from_columns(row), row.as_of
         )
         return render_form(request, ProfileForm(initial=initial), action=action)
     form = ProfileForm(request.POST)
@@ -399,7 +401,7 @@ def profile_edit(request: HttpRequest, token: str) -> HttpResponse:
 def answer_questions(request: HttpRequest, token: str) -> HttpResponse:
     """Merge answers to a card's questions into the kept profile."""
     row = kept_profile(token)
-    data = ProfileForm.initial_from_profile(services.profile_from_model(row), row.as_of)
+    data = ProfileForm.initial_from_profile(contract.from_columns(row), row.as_of)
     for name, field in ProfileForm.base_fields.items():
         if name in request.POST:
             many = isinstance(field, MultipleChoiceField)
@@ -416,10 +418,10 @@ def save_answers(
     request: HttpRequest, row: BusinessProfile, form: ProfileForm, token: str
 ) -> HttpResponse:
     profile, as_of = form.to_profile(), form.cleaned_data["as_of"]
-    report = services.run_match(profile=profile, as_of=as_of)
+    report = store.run_match(profile=profile, as_of=as_of)
     try:
-        services.profile_update(row=row, profile=profile, as_of=as_of, report=report)
-    except services.ProfileGone:
+        kept.profile_update(row=row, profile=profile, as_of=as_of, report=report)
+    except kept.ProfileGone:
         raise Http404("No results behind this link.") from None
     messages.success(
         request, gettext("Your answers are saved and the results updated.")
@@ -448,7 +450,7 @@ def profile_delete(request: HttpRequest, token: str) -> HttpResponse:
     row = kept_profile(token)
     if request.method == "POST":
         forget_rendered_results(row)
-        services.profile_delete(row=row)
+        kept.profile_delete(row=row)
         return render(request, "programs/deleted.html")
     return render(request, "programs/delete_confirm.html", {"token": token})
 
@@ -462,14 +464,14 @@ def report_response(report: matching.MatchReport, fmt: str) -> HttpResponse:
     filename = f"reliefmatch-{report.as_of.isoformat()}.{fmt}"
     if fmt == "pdf":
         response = HttpResponse(
-            reports.render_pdf(report), content_type="application/pdf"
+            personal_report.render_pdf(report), content_type="application/pdf"
         )
     else:
         buffer = io.StringIO()
         buffer.write(
             "\ufeff"
         )  # a BOM so spreadsheet programs read the Chinese text as UTF-8
-        reports.write_csv(report, buffer)
+        personal_report.write_csv(report, buffer)
         response = HttpResponse(
             buffer.getvalue(), content_type="text/csv; charset=utf-8"
         )
@@ -483,9 +485,7 @@ def report_kept(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
     row = kept_profile(token)
     if fmt not in REPORT_FORMATS:
         raise Http404("Unknown report format.")
-    report = services.run_match(
-        profile=services.profile_from_model(row), as_of=row.as_of
-    )
+    report = store.run_match(profile=contract.from_columns(row), as_of=row.as_of)
     return report_response(report, fmt)
 
 
@@ -497,7 +497,7 @@ def report_unsaved(request: HttpRequest, fmt: str) -> HttpResponse:
     form = ProfileForm(request.POST)
     if not form.is_valid():
         return render_form(request, form, ConsentForm(), status=HTTPStatus.BAD_REQUEST)
-    report = services.run_match(
+    report = store.run_match(
         profile=form.to_profile(), as_of=form.cleaned_data["as_of"]
     )
     return report_response(report, fmt)
@@ -508,7 +508,7 @@ def report_unsaved(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """Stop alert emails: one button on the page, or one POST from the mail client."""
-    from . import alerts
+    from programs.journey import alerts
 
     if request.method == "POST":
         if alerts.unsubscribe(token) is None:

@@ -1,6 +1,6 @@
 """
 The shop owner's profile form. Field names are the profile contract's; the
-form returns a ``matching.Profile`` and never matches anything itself.
+form returns a ``contract.Profile`` and never matches anything itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import matching
+from programs.engine import contract
 
 NONE = "none"  # "none of these", distinct from "not answered"
 SKIP = _("Not sure / skip")
@@ -72,11 +72,11 @@ class ChoicesField(forms.MultipleChoiceField):
 
 
 def number_field(name: str, label, **kwargs: Any) -> forms.Field:
-    """Return an optional number field bounded as matching.FIELDS says, so the
+    """Return an optional number field bounded as contract.FIELDS says, so the
     form and the engine can never disagree on what a valid answer is."""
-    spec = matching.FIELDS[name]
+    spec = contract.FIELDS[name]
     bounds = {"min_value": spec.minimum, "max_value": spec.maximum, "required": False}
-    if spec.kind is matching.FieldKind.INTEGER:
+    if spec.kind is contract.FieldKind.INTEGER:
         return forms.IntegerField(label=label, **bounds, **kwargs)
     return forms.DecimalField(label=label, decimal_places=2, **bounds, **kwargs)
 
@@ -100,18 +100,18 @@ class ProfileForm(forms.Form):
     # Your business
     business_type = forms.ChoiceField(
         label=_("What kind of business do you run?"),
-        choices=shared(matching.BUSINESS_TYPES),
+        choices=shared(contract.BUSINESS_TYPES),
         widget=forms.RadioSelect,
     )
     registration = forms.ChoiceField(
         label=_("How is it registered?"),
-        choices=shared(_blank_first(matching.REGISTRATIONS)),
+        choices=shared(_blank_first(contract.REGISTRATIONS)),
         widget=forms.RadioSelect,
         required=False,
     )
     province = forms.ChoiceField(
         label=_("Province or region"),
-        choices=shared(_blank_first(matching.PROVINCES, _("Choose…"))),
+        choices=shared(_blank_first(contract.PROVINCES, _("Choose…"))),
     )
     city = TextField(label=_("City"), max_length=100, required=False)
     years_operating = number_field("years_operating", _("Years in business"))
@@ -156,7 +156,7 @@ class ProfileForm(forms.Form):
     )
     premises = forms.ChoiceField(
         label=_("Your premises"),
-        choices=shared(_blank_first(matching.PREMISES)),
+        choices=shared(_blank_first(contract.PREMISES)),
         widget=forms.RadioSelect,
         required=False,
     )
@@ -167,13 +167,13 @@ class ProfileForm(forms.Form):
     )
     export_markets = ChoicesField(
         label=_("Where do you export to?"),
-        choices=shared([*matching.EXPORT_MARKETS, (NONE, _("I don't export"))]),
+        choices=shared([*contract.EXPORT_MARKETS, (NONE, _("I don't export"))]),
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
     platforms = ChoicesField(
         label=_("Which platforms and payment accounts do you use?"),
-        choices=shared([*matching.PLATFORMS, (NONE, _("None of these"))]),
+        choices=shared([*contract.PLATFORMS, (NONE, _("None of these"))]),
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
@@ -182,7 +182,7 @@ class ProfileForm(forms.Form):
     needs = ChoicesField(
         label=_("What help do you need?"),
         help_text=_("Choose at least one."),
-        choices=shared(matching.NEEDS),
+        choices=shared(contract.NEEDS),
         widget=forms.CheckboxSelectMultiple,
     )
     as_of = forms.DateField(
@@ -256,11 +256,11 @@ class ProfileForm(forms.Form):
             raise forms.ValidationError(problem, code="as_of_range")
         return as_of
 
-    def to_profile(self) -> matching.Profile:
+    def to_profile(self) -> contract.Profile:
         """Return the valid answers as a Profile (call after is_valid())."""
         data = self.cleaned_data
         values: dict[str, Any] = {}
-        for name in matching.PROFILE_FIELDS:
+        for name in contract.PROFILE_FIELDS:
             value = data.get(name)
             if name in ("has_bank_loan", "vat_small_scale"):
                 value = {"yes": True, "no": False}.get(value)
@@ -271,15 +271,15 @@ class ProfileForm(forms.Form):
             elif name == "city":
                 value = (value or "").strip()
             values[name] = value
-        return matching.Profile(**values)
+        return contract.Profile(**values)
 
     @staticmethod
     def initial_from_profile(
-        profile: matching.Profile, as_of: datetime.date | None = None
+        profile: contract.Profile, as_of: datetime.date | None = None
     ) -> dict[str, Any]:
         """Return form data (as a browser would post it) for a stored profile."""
         data: dict[str, Any] = {}
-        for name in matching.PROFILE_FIELDS:
+        for name in contract.PROFILE_FIELDS:
             value = getattr(profile, name)
             if value is None:
                 continue
@@ -403,84 +403,3 @@ class ConsentForm(forms.Form):
 
 class EmailLinkForm(forms.Form):
     email = forms.EmailField(label=_("Email"), max_length=254)
-
-
-class ReportFilterForm(forms.Form):
-    """Filters of the staff match report; invalid values are reported and ignored."""
-
-    programme = forms.ChoiceField(label=_("Programme"), required=False)
-    provider = forms.ChoiceField(label=_("Provider"), required=False)
-    tier = forms.ChoiceField(
-        label=_("Outcome"),
-        required=False,
-        choices=[
-            ("", _("Any")),
-            ("eligible", _("eligible")),
-            ("possibly_eligible", _("possibly eligible")),
-            ("near_miss", _("near miss")),
-            ("not_eligible", _("not eligible")),
-        ],
-    )
-    near_miss = forms.ChoiceField(
-        label=_("Near miss"),
-        required=False,
-        choices=[("", _("Any")), ("yes", _("Yes")), ("no", _("No"))],
-    )
-    province = forms.ChoiceField(
-        label=_("Province"),
-        required=False,
-        choices=_blank_first(matching.PROVINCES, _("Any")),
-    )
-    business_type = forms.ChoiceField(
-        label=_("Type of business"),
-        required=False,
-        choices=_blank_first(matching.BUSINESS_TYPES, _("Any")),
-    )
-    size_class = forms.ChoiceField(
-        label=_("Size class"),
-        required=False,
-        choices=_blank_first(matching.SIZE_CLASSES, _("Any")),
-    )
-    urgency = forms.ChoiceField(
-        label=_("Urgency"),
-        required=False,
-        choices=_blank_first(matching.URGENCIES, _("Any")),
-    )
-    submitted_from = forms.DateField(
-        label=_("Submitted from"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    submitted_to = forms.DateField(
-        label=_("Submitted to"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-
-    def __init__(self, *args: Any, programmes=(), providers=(), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["programme"].choices = [("", _("Any")), *programmes]
-        self.fields["provider"].choices = [("", _("Any")), *providers]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        start, end = cleaned.get("submitted_from"), cleaned.get("submitted_to")
-        if start and end and start > end:
-            self.add_error("submitted_to", _("The end date is before the start date."))
-        return cleaned
-
-    def to_filters(self):
-        """Return the valid filters; an invalid one is left out (its error is shown)."""
-        from .reporting import ReportFilters
-
-        if not self.is_bound:
-            return ReportFilters()
-        self.is_valid()
-        data = {
-            name: value
-            for name, value in self.cleaned_data.items()
-            if value not in ("", None)
-        }
-        if "near_miss" in data:
-            data["near_miss"] = data["near_miss"] == "yes"
-        return ReportFilters(**data)

@@ -24,8 +24,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from . import matching, reporting, screening, services
-from .forms import as_of_problem
+from programs.api import screening
+from programs.catalogue import store
+from programs.engine import contract
+from programs.journey.forms import as_of_problem
+from programs.staff import match_report
 
 #: Rows with errors listed on the summary page; the download has them all.
 ERROR_ROWS_SHOWN = 100
@@ -80,26 +83,26 @@ def wants_download(request: HttpRequest) -> bool:
 def column_help() -> list[dict[str, Any]]:
     """Return, per answer field of a screening CSV, what it takes."""
     columns = []
-    for name in matching.PROFILE_FIELDS:
-        spec = matching.FIELDS[name]
+    for name in contract.PROFILE_FIELDS:
+        spec = contract.FIELDS[name]
         kind = spec.kind
-        if kind is matching.FieldKind.CHOICE:
+        if kind is contract.FieldKind.CHOICE:
             accepts = gettext("one code from the list")
-        elif kind is matching.FieldKind.MULTI:
+        elif kind is contract.FieldKind.MULTI:
             accepts = gettext("codes from the list, separated by ;")
-        elif kind is matching.FieldKind.BOOLEAN:
+        elif kind is contract.FieldKind.BOOLEAN:
             accepts = gettext("yes or no")
-        elif kind is matching.FieldKind.TEXT:
+        elif kind is contract.FieldKind.TEXT:
             accepts = gettext("text, up to 100 characters")
-        elif kind is matching.FieldKind.INTEGER:
+        elif kind is contract.FieldKind.INTEGER:
             accepts = gettext("a whole number from %(min)s to %(max)s") % {
-                "min": matching.display_value(name, spec.minimum),
-                "max": matching.display_value(name, spec.maximum),
+                "min": contract.display_value(name, spec.minimum),
+                "max": contract.display_value(name, spec.maximum),
             }
         else:
             accepts = gettext("a number from %(min)s to %(max)s") % {
-                "min": matching.display_value(name, spec.minimum),
-                "max": matching.display_value(name, spec.maximum),
+                "min": contract.display_value(name, spec.minimum),
+                "max": contract.display_value(name, spec.maximum),
             }
         columns.append(
             {
@@ -129,7 +132,7 @@ def result_response(result: dict[str, Any]) -> HttpResponse:
 @staff_member_required
 def screening_page(request: HttpRequest) -> HttpResponse:
     """Screen an uploaded CSV: show the counts, or download the result per row."""
-    reporting.check_access(request.user)
+    match_report.check_access(request.user)
     summary = None
     error_rows: list[tuple[int, str]] = []
     if request.method == "POST":
@@ -139,9 +142,7 @@ def screening_page(request: HttpRequest) -> HttpResponse:
             result = screening.screen(form.rows, as_of)
             if wants_download(request):
                 return result_response(result)
-            summary = screening.summarise(
-                result, services.current_catalogue().programmes
-            )
+            summary = screening.summarise(result, store.current_catalogue().programmes)
             error_rows = [
                 (row["row"], screening.errors_text(row["errors"]))
                 for row in result["results"]
@@ -168,7 +169,7 @@ def screening_page(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def screening_template(request: HttpRequest) -> HttpResponse:
     """Return the template CSV: every answer field and one example row."""
-    reporting.check_access(request.user)
+    match_report.check_access(request.user)
     return HttpResponse(
         "\ufeff" + screening.template_csv(),
         content_type="text/csv; charset=utf-8",

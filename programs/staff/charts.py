@@ -3,7 +3,7 @@ Charts of the staff match report, as ReportLab drawings.
 
 Contract
 --------
-* Each chart function takes a ``reporting.Summary`` and returns a ``Chart``
+* Each chart function takes a ``match_report.Summary`` and returns a ``Chart``
   (a ReportLab ``Drawing`` with a text ``description`` of what it shows).
   A drawing is a PDF flowable, so the PDF summary places it as it is; the
   admin page inlines ``svg(drawing)``.
@@ -30,9 +30,10 @@ from reportlab.lib.attrmap import AttrMap, AttrMapValue
 from reportlab.lib.validators import isString
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from . import reporting, reports
+from programs import pdf
+from programs.staff import match_report
 
-WIDTH = reports.CONTENT_WIDTH
+WIDTH = pdf.CONTENT_WIDTH
 TITLE_SIZE = 10
 LABEL_SIZE = 7.5
 SMALL_SIZE = 7
@@ -62,12 +63,12 @@ class Chart(Drawing):
 def font() -> str:
     """Return the report font, or Helvetica when it is not installed.
 
-    The PDF insists on the CJK font (reports.cjk_font raises); the admin
+    The PDF insists on the CJK font (pdf.cjk_font raises); the admin
     page's SVG charts still draw without it, since browsers bring their own
     Chinese fonts.
     """
     try:
-        return reports.cjk_font()
+        return pdf.cjk_font()
     except ImproperlyConfigured:
         return "Helvetica"
 
@@ -99,7 +100,7 @@ def _title(drawing: Drawing, text: str, font_name: str) -> None:
             text,
             fontName=font_name,
             fontSize=TITLE_SIZE,
-            fillColor=reports.ACCENT,
+            fillColor=pdf.ACCENT,
         )
     )
 
@@ -108,7 +109,7 @@ def _count(n: float) -> str:
     return format(round(n), ",")
 
 
-def eligible_per_programme(summary: reporting.Summary) -> Chart:
+def eligible_per_programme(summary: match_report.Summary) -> Chart:
     """Return a horizontal bar chart of eligible businesses per programme."""
     font_name = font()
     rows = [
@@ -140,7 +141,7 @@ def eligible_per_programme(summary: reporting.Summary) -> Chart:
                 gettext("No results match these filters."),
                 fontName=font_name,
                 fontSize=LABEL_SIZE,
-                fillColor=reports.MUTED,
+                fillColor=pdf.MUTED,
             )
         )
         return drawing
@@ -162,7 +163,7 @@ def eligible_per_programme(summary: reporting.Summary) -> Chart:
     chart.categoryAxis.labels.fontSize = LABEL_SIZE
     chart.categoryAxis.labels.boxAnchor = "e"
     chart.categoryAxis.labels.dx = -4
-    chart.categoryAxis.strokeColor = reports.RULE
+    chart.categoryAxis.strokeColor = pdf.RULE
     chart.categoryAxis.tickLeft = 0
     top_value = max(max(values), 1)
     step = _step(top_value)
@@ -172,10 +173,10 @@ def eligible_per_programme(summary: reporting.Summary) -> Chart:
     chart.valueAxis.labels.fontName = font_name
     chart.valueAxis.labels.fontSize = SMALL_SIZE
     chart.valueAxis.labelTextFormat = _count
-    chart.valueAxis.strokeColor = reports.RULE
+    chart.valueAxis.strokeColor = pdf.RULE
     chart.valueAxis.visibleGrid = True
-    chart.valueAxis.gridStrokeColor = reports.SHADE
-    chart.bars[0].fillColor = reports.TIER_COLOURS["eligible"]
+    chart.valueAxis.gridStrokeColor = pdf.SHADE
+    chart.bars[0].fillColor = pdf.TIER_COLOURS["eligible"]
     chart.bars[0].strokeColor = None
     chart.barWidth = 10
     chart.barLabelFormat = _count
@@ -195,7 +196,7 @@ def eligible_per_programme(summary: reporting.Summary) -> Chart:
                 % {"shown": len(shown), "total": len(rows)},
                 fontName=font_name,
                 fontSize=SMALL_SIZE,
-                fillColor=reports.MUTED,
+                fillColor=pdf.MUTED,
             )
         )
     return drawing
@@ -205,7 +206,7 @@ def _percent(value: float) -> str:
     return f"{value:.0f}%"
 
 
-def runway_vs_survey(summary: reporting.Summary) -> Chart:
+def runway_vs_survey(summary: match_report.Summary) -> Chart:
     """Return the runway bands of the profiles beside the 2020 survey's figures.
 
     Left: share of profiles with a known runway in each of RUNWAY_BANDS.
@@ -216,7 +217,7 @@ def runway_vs_survey(summary: reporting.Summary) -> Chart:
     known = sum(n for _band, n in summary.runway)
     shares = [100 * n / known if known else 0.0 for _band, n in summary.runway]
     cumulative = summary.runway_cumulative_pct()
-    survey = reporting.SURVEY_CUMULATIVE
+    survey = match_report.SURVEY_CUMULATIVE
     title = gettext("Months of cash runway, compared with the 2020 survey")
     ours_label = gettext("These businesses")
     survey_label = gettext("2020 survey")
@@ -258,7 +259,7 @@ def runway_vs_survey(summary: reporting.Summary) -> Chart:
     bands.data = [shares]
     bands.categoryAxis.categoryNames = [band for band, _n in summary.runway]
     _style_percent_chart(bands, font_name)
-    bands.bars[0].fillColor = reports.ACCENT
+    bands.bars[0].fillColor = pdf.ACCENT
     bands.barLabelFormat = _percent
     drawing.add(bands)
     drawing.add(
@@ -269,7 +270,7 @@ def runway_vs_survey(summary: reporting.Summary) -> Chart:
             % {"known": _count(known)},
             fontName=font_name,
             fontSize=SMALL_SIZE,
-            fillColor=reports.MUTED,
+            fillColor=pdf.MUTED,
             textAnchor="middle",
         )
     )
@@ -283,7 +284,7 @@ def runway_vs_survey(summary: reporting.Summary) -> Chart:
     ]
     compare.categoryAxis.categoryNames = [one_label, three_label]
     _style_percent_chart(compare, font_name)
-    compare.bars[0].fillColor = reports.ACCENT
+    compare.bars[0].fillColor = pdf.ACCENT
     compare.bars[1].fillColor = SURVEY_COLOUR
     compare.barLabelFormat = "values"  # take the labels from barLabelArray
     compare.barLabelArray = [
@@ -303,7 +304,7 @@ def runway_vs_survey(summary: reporting.Summary) -> Chart:
     legend.deltay = 12
     legend.strokeColor = None
     legend.colorNamePairs = [
-        (reports.ACCENT, _fit(ours_label, 60, font_name, SMALL_SIZE)),
+        (pdf.ACCENT, _fit(ours_label, 60, font_name, SMALL_SIZE)),
         (SURVEY_COLOUR, _fit(survey_label, 60, font_name, SMALL_SIZE)),
     ]
     drawing.add(legend)
@@ -314,7 +315,7 @@ def runway_vs_survey(summary: reporting.Summary) -> Chart:
             gettext("cumulative share"),
             fontName=font_name,
             fontSize=SMALL_SIZE,
-            fillColor=reports.MUTED,
+            fillColor=pdf.MUTED,
             textAnchor="middle",
         )
     )
@@ -325,7 +326,7 @@ def runway_vs_survey(summary: reporting.Summary) -> Chart:
             _fit(source, WIDTH, font_name, SMALL_SIZE),
             fontName=font_name,
             fontSize=SMALL_SIZE,
-            fillColor=reports.MUTED,
+            fillColor=pdf.MUTED,
         )
     )
     return drawing
@@ -338,13 +339,13 @@ def _style_percent_chart(chart: VerticalBarChart, font_name: str) -> None:
     chart.valueAxis.labelTextFormat = _percent
     chart.valueAxis.labels.fontName = font_name
     chart.valueAxis.labels.fontSize = SMALL_SIZE
-    chart.valueAxis.strokeColor = reports.RULE
+    chart.valueAxis.strokeColor = pdf.RULE
     chart.valueAxis.visibleGrid = True
-    chart.valueAxis.gridStrokeColor = reports.SHADE
+    chart.valueAxis.gridStrokeColor = pdf.SHADE
     chart.categoryAxis.labels.fontName = font_name
     chart.categoryAxis.labels.fontSize = LABEL_SIZE
     chart.categoryAxis.labels.dy = -2
-    chart.categoryAxis.strokeColor = reports.RULE
+    chart.categoryAxis.strokeColor = pdf.RULE
     chart.barLabels.fontName = font_name
     chart.barLabels.fontSize = SMALL_SIZE
     chart.barLabels.boxAnchor = "s"

@@ -26,8 +26,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from . import filters, matching, services
-from .models import BusinessProfile, Programme, SentAlert
+from programs.catalogue import store
+from programs.engine import matching, sql
+from programs.journey import kept
+from programs.models import BusinessProfile, Programme, SentAlert
 
 DEADLINE_DAYS = 14
 FITS = SentAlert.Kind.FITS
@@ -58,7 +60,7 @@ def opted_in() -> QuerySet[BusinessProfile]:
 
 def find_candidates(*, today: datetime.date) -> dict[int, list[Candidate]]:
     """Return {profile id: alerts it should get}, from one query per open programme."""
-    catalogue = services.current_catalogue()
+    catalogue = store.current_catalogue()
     ids = dict(Programme.objects.values_list("slug", "pk"))
     found: dict[int, list[Candidate]] = defaultdict(list)
     for programme in catalogue.programmes:
@@ -70,7 +72,7 @@ def find_candidates(*, today: datetime.date) -> dict[int, list[Candidate]]:
         )
         fits = (
             opted_in()
-            .annotate(_outcome=filters.outcome_expression(programme))
+            .annotate(_outcome=sql.outcome_expression(programme))
             .filter(
                 _outcome__in=[
                     matching.Outcome.ELIGIBLE,
@@ -94,7 +96,7 @@ def find_candidates(*, today: datetime.date) -> dict[int, list[Candidate]]:
             )
             due = (
                 opted_in()
-                .filter(filters.eligible_q(programme))
+                .filter(sql.eligible_q(programme))
                 .exclude(Exists(reminded))
                 .values_list("pk", flat=True)
             )
@@ -213,7 +215,7 @@ def why(c: Candidate, *, since, today, created, updated) -> str:
 
 def results_link(row: BusinessProfile) -> str:
     return settings.SITE_URL + reverse(
-        "programs:results", args=[services.signed_link_token(row)]
+        "programs:results", args=[kept.signed_link_token(row)]
     )
 
 

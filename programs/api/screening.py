@@ -8,7 +8,7 @@ answers.
 Contract
 --------
 * A screening CSV has a header row of contract field names
-  (``matching.PROFILE_FIELDS``, any order, any subset that includes the
+  (``contract.PROFILE_FIELDS``, any order, any subset that includes the
   required ones); sets are written ``a;b``; a blank cell means not answered.
   ``template_csv`` returns a header of every answer field and one example.
 * ``read_screening_csv`` returns the rows, or one problem with the file as a
@@ -19,7 +19,7 @@ Contract
   derived size class and urgency, one column per programme slug with its
   tier, and the row's errors. Codes stay codes (``micro``, ``near_miss``), so
   a file reads the same whatever the language; the fixed headings follow the
-  active language. Every cell passes through ``reports.neutralise``.
+  active language. Every cell passes through ``cells.neutralise``.
 * ``summarise`` counts rows, rows with errors and, per programme, the rows
   that are eligible, possibly eligible or a near miss.
 
@@ -37,13 +37,16 @@ from typing import Any, TextIO
 
 from django.utils.translation import gettext
 
-from . import matching, reports, services
+from programs import cells
+from programs.catalogue import store
+from programs.engine import contract, matching
+from programs.engine.text import jsonable
 
 MAX_SCREENING_ROWS = 1000
 MAX_SCREENING_BYTES = 2 * 1024 * 1024
 
 #: Tiers the summary counts, in the order it shows them.
-SUMMARY_TIERS = ("eligible", "possibly_eligible", "near_miss")
+SUMMARY_TIERS = tuple(tier.value for tier in matching.SHOWN_TIERS)
 
 #: The example row of the template: a stall in Wuhan, answered in full.
 TEMPLATE_EXAMPLE: dict[str, Any] = {
@@ -70,12 +73,12 @@ TEMPLATE_EXAMPLE: dict[str, Any] = {
 
 def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
     """Return per row the outcome per programme, or that row's errors: one bad row fails alone."""
-    catalogue = services.current_catalogue()
+    catalogue = store.current_catalogue()
     out = []
     for index, raw in enumerate(rows, start=1):
         try:
-            profile = matching.parse_profile(raw)
-        except matching.ProfileError as error:
+            profile = contract.parse_profile(raw)
+        except contract.ProfileError as error:
             out.append({"row": index, "errors": error.errors})
             continue
         report = matching.match(
@@ -87,9 +90,7 @@ def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
         out.append(
             {
                 "row": index,
-                "derived": {
-                    k: matching.jsonable(v) for k, v in profile.derived().items()
-                },
+                "derived": {k: jsonable(v) for k, v in profile.derived().items()},
                 "results": {
                     m.programme.slug: {
                         "outcome": m.outcome.value,
@@ -163,10 +164,10 @@ def template_csv() -> str:
     """Return a screening CSV to fill in: every answer field and one example row."""
     fp = io.StringIO()
     writer = csv.writer(fp)
-    writer.writerow(matching.PROFILE_FIELDS)
+    writer.writerow(contract.PROFILE_FIELDS)
     writer.writerow(
         _template_cell(TEMPLATE_EXAMPLE.get(name, ""))
-        for name in matching.PROFILE_FIELDS
+        for name in contract.PROFILE_FIELDS
     )
     return fp.getvalue()
 
@@ -196,7 +197,7 @@ def write_result_csv(result: dict[str, Any], fp: TextIO) -> int:
     slugs = programme_slugs(result)
     writer = csv.writer(fp)
     writer.writerow(
-        reports.neutralise(heading)
+        cells.neutralise(heading)
         for heading in (
             gettext("Row"),
             gettext("Size class"),
@@ -209,7 +210,7 @@ def write_result_csv(result: dict[str, Any], fp: TextIO) -> int:
         derived = row.get("derived", {})
         outcomes = row.get("results", {})
         writer.writerow(
-            reports.neutralise(cell)
+            cells.neutralise(cell)
             for cell in (
                 row["row"],
                 derived.get("size_class"),

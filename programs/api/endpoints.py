@@ -33,14 +33,17 @@ from ninja.throttling import BaseThrottle
 from pydantic import AfterValidator, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
-from . import matching, services
-from .forms import as_of_problem
-from .ratelimit import parse_rate
-from .screening import MAX_SCREENING_ROWS, read_screening_csv, screen
+from programs import ratelimit
+from programs.api import keys
+from programs.api.screening import MAX_SCREENING_ROWS, read_screening_csv, screen
+from programs.catalogue import store
+from programs.engine import contract, matching
+from programs.journey.forms import as_of_problem
+from programs.ratelimit import parse_rate
 
 
 def _codes(spec_name: str) -> Any:
-    return Literal[matching.FIELDS[spec_name].codes]  # type: ignore[valid-type]
+    return Literal[contract.FIELDS[spec_name].codes]  # type: ignore[valid-type]
 
 
 BusinessType = _codes("business_type")
@@ -134,7 +137,7 @@ class DatabaseThrottle(BaseThrottle):
             return True
         limit, period = rate
         ident = self.get_ident(request) or "unknown"
-        allowed, self.retry_after = services.throttle_hit(
+        allowed, self.retry_after = ratelimit.throttle_hit(
             key=f"{self.scope}:{ident}", limit=limit, period=period
         )
         return allowed
@@ -157,7 +160,7 @@ class ApiKeyAuth(APIKeyHeader):
         # never reaches the database.
         if not key or not KEY_SHAPE.fullmatch(key):
             return None
-        return services.api_key_check(key)
+        return keys.api_key_check(key)
 
 
 api = NinjaAPI(
@@ -298,10 +301,10 @@ def match(request: HttpRequest, payload: ProfileIn):
     data = payload.dict(exclude_unset=True)
     as_of = data.pop("as_of", None)
     try:
-        profile = matching.parse_profile(data)
-    except matching.ProfileError as error:
+        profile = contract.parse_profile(data)
+    except contract.ProfileError as error:
         return Status(422, {"errors": error.errors})
-    report = services.run_match(profile=profile, as_of=as_of or timezone.localdate())
+    report = store.run_match(profile=profile, as_of=as_of or timezone.localdate())
     return Status(200, report.to_dict())
 
 
@@ -317,7 +320,7 @@ def programmes(
     open_on: datetime.date | None = None,
 ):
     """Return the catalogue with rules, availability on `open_on` (default today) and sources."""
-    catalogue = services.current_catalogue()
+    catalogue = store.current_catalogue()
     day = open_on or timezone.localdate()
     selected = [
         p
@@ -340,7 +343,7 @@ def programmes(
 )
 def programme(request: HttpRequest, slug: str):
     """Return one programme with its rules, availability today and sources."""
-    catalogue = services.current_catalogue()
+    catalogue = store.current_catalogue()
     found = catalogue.get(slug)
     if found is None:
         raise HttpError(404, str(_("No programme with this slug.")))

@@ -3,7 +3,7 @@ Exports of the staff match report: result rows as CSV and XLSX, counts as PDF.
 
 Contract
 --------
-* The rows come from ``reporting.report_queryset``: scoped to what the user
+* The rows come from ``match_report.report_queryset``: scoped to what the user
   may see, filtered, and annotated with ``shared_email``, ``shared_name`` and
   ``shared_phone``, which are empty in SQL for businesses that did not
   consent to share them. Exports read contacts from those annotations only,
@@ -25,7 +25,7 @@ Contract
   ``values_list().iterator()``, so memory does not grow with the number of
   rows. On PostgreSQL it selects the SQL forms, so rows arrive finished;
   elsewhere (or with ``sql_formats=False``) it applies the Python forms and
-  passes every text cell through ``reports.neutralise``. Either way a
+  passes every text cell through ``cells.neutralise``. Either way a
   spreadsheet never runs a cell as a formula, and numbers stay numbers.
 * CSV: on PostgreSQL the rows are ``COPY (<the SQL forms' SELECT>) TO STDOUT
   (FORMAT csv)`` of the very same queryset, streamed from psycopg as it
@@ -41,7 +41,7 @@ Contract
   end. ``csv_response`` streams with a byte order mark, in chunks of about
   ``STREAM_CHUNK`` bytes; ``xlsx_response`` builds the workbook in a
   temporary file that disappears when the response is closed.
-* ``render_summary_pdf`` lays out a ``reporting.Summary``: counts and
+* ``render_summary_pdf`` lays out a ``match_report.Summary``: counts and
   charts, never a contact detail.
 
 Dates are ISO 8601 (2020-06-15); submission times are local
@@ -78,8 +78,11 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import SimpleDocTemplate, Spacer
 
-from . import charts, matching, reporting, reports
-from .models import StoredResult
+from programs import cells, pdf
+from programs.engine import contract, matching
+from programs.engine.matching import Tier
+from programs.models import StoredResult
+from programs.staff import charts, match_report
 
 # --------------------------------------------------------------------------
 # Cell formats, in Python and in SQL
@@ -87,15 +90,15 @@ from .models import StoredResult
 
 
 def neutralised(expression: Any) -> Case:
-    """Return the SQL form of ``reports.neutralise`` for a text expression.
+    """Return the SQL form of ``cells.neutralise`` for a text expression.
 
-    Text that starts with one of ``reports.FORMULA_PREFIXES`` gets a leading
+    Text that starts with one of ``cells.FORMULA_PREFIXES`` gets a leading
     ', as neutralise gives it; empty text becomes NULL, which CSV and XLSX
     write as an empty cell, as they write the Python form's "".
     """
-    characters = "".join(p for p in reports.FORMULA_PREFIXES if len(p) == 1)
+    characters = "".join(p for p in cells.FORMULA_PREFIXES if len(p) == 1)
     longer: dict[int, list[str]] = {}
-    for prefix in reports.FORMULA_PREFIXES:
+    for prefix in cells.FORMULA_PREFIXES:
         if len(prefix) > 1:
             longer.setdefault(len(prefix), []).append(prefix)
     # One-character prefixes: one strpos() call rather than an IN list.
@@ -155,7 +158,7 @@ class Format:
 
     ``format(value)`` is the Python form; ``format.sql(expression)`` the SQL
     form, which must give the cell the Python form gives, after
-    ``reports.neutralise`` for text (see ``neutralised``). ``resolved()``
+    ``cells.neutralise`` for text (see ``neutralised``). ``resolved()``
     returns the format bound to the active language and time zone.
     """
 
@@ -206,8 +209,7 @@ class Labels(Format):
 
     def sql(self, expression: Any) -> Any:
         labels = {
-            code: reports.neutralise(label) or None
-            for code, label in self.labels.items()
+            code: cells.neutralise(label) or None for code, label in self.labels.items()
         }
         if not labels:
             return neutralised(expression)
@@ -289,7 +291,10 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
     Column("programme_name", _("Programme name"), "programme__name_en"),
     Column("provider", _("Provider"), "programme__provider__name_en"),
     Column(
-        "tier", _("Result"), reporting.tier_expression(), Labels(reports.TIER_LABELS)
+        "tier",
+        _("Result"),
+        match_report.tier_expression(),
+        Labels(Tier.choices()),
     ),
     Column(
         "availability",
@@ -304,9 +309,9 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
         "business_type",
         _("Type of business"),
         "profile__business_type",
-        Labels(matching.BUSINESS_TYPES),
+        Labels(contract.BUSINESS_TYPES),
     ),
-    Column("province", _("Province"), "profile__province", Labels(matching.PROVINCES)),
+    Column("province", _("Province"), "profile__province", Labels(contract.PROVINCES)),
     Column("city", _("City"), "profile__city"),
     Column("employees", _("Employees"), "profile__employees", NUMBER),
     Column(
@@ -319,7 +324,7 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
         "size_class",
         _("Size class"),
         "profile__size_class",
-        Labels(matching.SIZE_CLASSES),
+        Labels(contract.SIZE_CLASSES),
     ),
     Column(
         "runway_months",
@@ -327,7 +332,7 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
         "profile__runway_months",
         NUMBER,
     ),
-    Column("urgency", _("Urgency"), "profile__urgency", Labels(matching.URGENCIES)),
+    Column("urgency", _("Urgency"), "profile__urgency", Labels(contract.URGENCIES)),
     Column("contact_name", _("Contact name"), "shared_name"),
     Column("contact_email", _("Contact email"), "shared_email"),
     Column("contact_phone", _("Contact phone"), "shared_phone"),
@@ -366,7 +371,7 @@ def columns() -> tuple[Column, ...]:
 
 
 def headings(spec: Iterable[Column]) -> list[str]:
-    return [reports.neutralise(str(column.heading)) for column in spec]
+    return [cells.neutralise(str(column.heading)) for column in spec]
 
 
 def formats_in_sql(queryset: QuerySet[StoredResult]) -> bool:
@@ -386,7 +391,7 @@ def iter_rows(
     """Yield the export's rows as cells, in primary-key order, a chunk at a time.
 
     With sql_formats (the default on PostgreSQL) the database formats the
-    cells; otherwise the Python forms and reports.neutralise do.
+    cells; otherwise the Python forms and cells.neutralise do.
     """
     spec = spec or columns()
     if sql_formats is None:
@@ -398,7 +403,7 @@ def iter_rows(
         )
         return
     formatted = [(i, c.format) for i, c in enumerate(spec) if not c.format.identity]
-    prefixes, neutralise = reports.FORMULA_PREFIXES, reports.neutralise
+    prefixes, neutralise = cells.FORMULA_PREFIXES, cells.neutralise
     rows = ordered.values_list(*(column.lookup for column in spec)).iterator(
         chunk_size=CHUNK_SIZE
     )
@@ -713,23 +718,23 @@ def _table(
     body_right = ParagraphStyle("body-right", styles.body, alignment=TA_RIGHT)
     cells = [
         [
-            reports._para(text, styles.label if i == 0 else label_right)
+            pdf.para(text, styles.label if i == 0 else label_right)
             for i, text in enumerate(header)
         ]
     ]
     cells += [
         [
-            reports._para(text, styles.body if i == 0 else body_right)
+            pdf.para(text, styles.body if i == 0 else body_right)
             for i, text in enumerate(row)
         ]
         for row in rows
     ]
-    return reports._grid(cells, widths, header=True)
+    return pdf.grid(cells, widths, header=True)
 
 
-def _urgencies(summary: reporting.Summary) -> list[tuple[str, str, int]]:
+def _urgencies(summary: match_report.Summary) -> list[tuple[str, str, int]]:
     """Return the urgency counts from most to least urgent, unknown last."""
-    order = [code for code, _label in matching.URGENCIES] + ["unknown"]
+    order = [code for code, _label in contract.URGENCIES] + ["unknown"]
     return [
         (code, gettext("not known") if code == "unknown" else label, n)
         for code, label, n in sorted(
@@ -740,24 +745,24 @@ def _urgencies(summary: reporting.Summary) -> list[tuple[str, str, int]]:
 
 
 def render_summary_pdf(
-    summary: reporting.Summary, *, title: str, filters_text: str
+    summary: match_report.Summary, *, title: str, filters_text: str
 ) -> bytes:
     """Return the summary as an A4 PDF in the active language: counts, charts, tables."""
-    font = reports.cjk_font()
+    font = pdf.cjk_font()
     language = get_language() or "en"
-    styles = reports._Styles(font, chinese=language.startswith("zh"))
+    styles = pdf.Styles(font, chinese=language.startswith("zh"))
     now = timezone.localtime()
     story: list[Any] = [
-        reports._para(title, styles.title),
-        reports._para(
+        pdf.para(title, styles.title),
+        pdf.para(
             gettext("Generated %(time)s (%(zone)s)")
             % {"time": now.strftime("%Y-%m-%d %H:%M"), "zone": settings.TIME_ZONE},
             styles.meta,
         ),
-        reports._para(
+        pdf.para(
             gettext("Filters: %(filters)s") % {"filters": filters_text}, styles.body
         ),
-        reports._para(
+        pdf.para(
             gettext("%(rows)s result rows from %(profiles)s businesses.")
             % {"rows": _count(summary.rows), "profiles": _count(summary.profiles)},
             styles.body,
@@ -769,7 +774,7 @@ def render_summary_pdf(
     ]
     if summary.runway_unknown:
         story.append(
-            reports._para(
+            pdf.para(
                 gettext(
                     "%(unknown)s businesses did not give a cash runway and are left "
                     "out of the runway chart."
@@ -779,16 +784,16 @@ def render_summary_pdf(
             )
         )
 
-    tiers = reporting.TIERS
+    tiers = match_report.TIERS
     tier_width = 21 * mm
-    name_width = reports.CONTENT_WIDTH - tier_width * (len(tiers) + 1)
-    story += reports._heading(gettext("Results per programme"), styles.h2, 30 * mm)
+    name_width = pdf.CONTENT_WIDTH - tier_width * (len(tiers) + 1)
+    story += pdf.heading(gettext("Results per programme"), styles.h2, 30 * mm)
     if summary.per_programme:
         story.append(
             _table(
                 [
                     gettext("Programme"),
-                    *(reports._upper_first(str(reports.TIER_LABELS[t])) for t in tiers),
+                    *(pdf.upper_first(str(Tier(t).label)) for t in tiers),
                     gettext("Total"),
                 ],
                 [
@@ -804,44 +809,42 @@ def render_summary_pdf(
             )
         )
     else:
-        story.append(
-            reports._para(gettext("No results match these filters."), styles.muted)
-        )
+        story.append(pdf.para(gettext("No results match these filters."), styles.muted))
 
     count_width = 30 * mm
     for heading, label_heading, rows in (
         (gettext("Businesses per province"), gettext("Province"), summary.per_province),
         (gettext("Businesses per urgency"), gettext("Urgency"), _urgencies(summary)),
     ):
-        story += reports._heading(heading, styles.h2, 30 * mm)
+        story += pdf.heading(heading, styles.h2, 30 * mm)
         if rows:
             story.append(
                 _table(
                     [label_heading, gettext("Businesses")],
                     [[str(label), _count(n)] for _code, label, n in rows],
-                    [reports.CONTENT_WIDTH - count_width, count_width],
+                    [pdf.CONTENT_WIDTH - count_width, count_width],
                     styles,
                 )
             )
         else:
             story.append(
-                reports._para(gettext("No results match these filters."), styles.muted)
+                pdf.para(gettext("No results match these filters."), styles.muted)
             )
 
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        leftMargin=reports.MARGIN,
-        rightMargin=reports.MARGIN,
-        topMargin=reports.MARGIN,
-        bottomMargin=reports.MARGIN + 4 * mm,
+        leftMargin=pdf.MARGIN,
+        rightMargin=pdf.MARGIN,
+        topMargin=pdf.MARGIN,
+        bottomMargin=pdf.MARGIN + 4 * mm,
         title=title,
         author="ReliefMatch",
         lang=language,
         initialFontName=font,
     )
-    footer = reports._footer(
+    footer = pdf.footer(
         font,
         gettext("ReliefMatch match report: counts only, no contact details."),
         gettext("Page %(number)s"),

@@ -3,7 +3,7 @@ The public programme catalogue: every programme as a card, filtered by a GET
 form that works without JavaScript, and one programme's rules in plain
 language.
 
-Both pages read ``services.current_catalogue()`` once, so each costs the same
+Both pages read ``store.current_catalogue()`` once, so each costs the same
 fixed handful of queries whatever the filters or the size of the catalogue.
 Invalid filter values never raise: each is ignored and explained next to its
 field.
@@ -24,16 +24,17 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
-from . import matching, services
-from .models import Criterion as CriterionRow
-from .models import Provider
-from .models import Source as SourceRow
+from programs.catalogue import store
+from programs.engine import contract, matching
+from programs.engine.text import Text
+from programs.models import Criterion as CriterionRow
+from programs.models import Provider
+from programs.models import Source as SourceRow
 
-NEED_LABELS = dict(matching.NEEDS)
+NEED_LABELS = dict(contract.NEEDS)
 AVAILABILITY_BADGES = {
     matching.Availability.OPEN: "text-bg-success",
     matching.Availability.NOT_YET_OPEN: "text-bg-info",
@@ -156,7 +157,7 @@ class Card:
     @property
     def needs(self) -> list[str]:
         return [
-            str(label) for code, label in matching.NEEDS if code in self.programme.needs
+            str(label) for code, label in contract.NEEDS if code in self.programme.needs
         ]
 
     @property
@@ -186,35 +187,18 @@ def summary_line(summary: str) -> str:
 
 
 def criterion_sentence(criterion: matching.Criterion) -> str:
-    """Return a criterion as a sentence in the active language.
+    """Return a criterion as the catalogue states it, in the active language.
 
-    "<field label> <operator label> <value>", for example "Size class is one
-    of micro, small."; yes/no fields read "Has a bank loan: yes.".
+    The operator words it (``rules``): "Size class is one of micro, small.";
+    yes/no fields read "Has a bank loan: yes.".
     """
-    label = capfirst(str(criterion.spec.label))
-    if criterion.operator is matching.Operator.IS:
-        return gettext("%(field)s: %(expected)s.") % {
-            "field": label,
-            "expected": matching.display_value(criterion.field, criterion.value),
-        }
-    if criterion.operator is matching.Operator.BETWEEN:
-        low, high = criterion.value
-        return gettext("%(field)s is between %(low)s and %(high)s.") % {
-            "field": label,
-            "low": matching.display_value(criterion.field, low),
-            "high": matching.display_value(criterion.field, high),
-        }
-    return gettext("%(field)s %(operator)s %(value)s.") % {
-        "field": label,
-        "operator": matching.OPERATOR_LABELS[criterion.operator],
-        "value": matching.display_value(criterion.field, criterion.value),
-    }
+    return criterion.describe()
 
 
 @dataclass(frozen=True)
 class Rule:
     sentence: str
-    explanation: matching.Text
+    explanation: Text
     assumed: bool
     basis_label: str
 
@@ -295,7 +279,7 @@ def amount_in_cny(amount: Decimal | None) -> str:
 
 @require_safe
 def programme_list(request: HttpRequest) -> HttpResponse:
-    catalogue = services.current_catalogue()
+    catalogue = store.current_catalogue()
     providers = provider_choices(catalogue.programmes)
     filters = parse_filters(
         request.GET, providers=dict(providers), today=timezone.localdate()
@@ -320,7 +304,7 @@ def programme_list(request: HttpRequest) -> HttpResponse:
             "version": catalogue.version,
             "filters": filters,
             "providers": providers,
-            "needs": matching.NEEDS,
+            "needs": contract.NEEDS,
             "statuses": list(matching.AVAILABILITY_LABELS.items()),
         },
     )
@@ -328,7 +312,7 @@ def programme_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    programme = services.current_catalogue().get(slug)
+    programme = store.current_catalogue().get(slug)
     if programme is None:
         raise Http404("No programme with this slug.")
     kinds = dict(Provider.Kind.choices)

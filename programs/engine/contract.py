@@ -1,0 +1,900 @@
+"""
+The profile contract: the one definition of what a business profile is.
+
+Each answer field is declared once, on ``Profile`` itself, with ``answer()``:
+its kind, its allowed values and their labels, its bounds, whether it is
+required, the question as the form asks it, its help text, its form section
+and how it is stored. Derived fields (``industry``, ``size_class``,
+``urgency``) are declared in ``DERIVED``. Everything else is built from these
+declarations and nothing else:
+
+* ``FIELDS``, ``PROFILE_FIELDS``, ``CRITERION_FIELDS``, ``MASKED_FIELDS``;
+* ``parse_profile``, the one parser of answers, used by the JSON API, the
+  screening CSV and the command line (the web form builds its fields from
+  the same specs in ``programs.journey.forms``);
+* ``to_columns`` / ``from_columns``, the stored model's column values
+  (``programs.checks`` fails ``manage.py check`` when the model drifts);
+* ``display_value``, a value as a reader reads it.
+
+Vocabularies are append only: stored sets are bit masks in their order, so
+reordering a vocabulary would change what stored profiles mean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from programs.engine.text import format_number, jsonable, list_separator
+
+Choices = tuple[tuple[str, Promise], ...]
+
+# --------------------------------------------------------------------------
+# Vocabularies
+# --------------------------------------------------------------------------
+
+BUSINESS_TYPES: Choices = (
+    ("street_stall", _("Street stall or market stall")),
+    ("convenience_store", _("Convenience store or corner shop")),
+    ("retail_shop", _("Retail shop")),
+    ("restaurant", _("Restaurant, café or food stall")),
+    ("online_seller", _("Online seller")),
+    ("manufacturer", _("Manufacturer or factory")),
+    ("wholesaler", _("Wholesaler")),
+    ("farm", _("Farm, fishery or farm co-operative")),
+    ("service_business", _("Service business (hair salon, repairs, tutoring, …)")),
+    ("tech_company", _("Software or IT company")),
+    ("other", _("Other")),
+)
+REGISTRATIONS: Choices = (
+    ("unregistered", _("Not registered")),
+    ("individual_business", _("Individual business (个体工商户)")),
+    ("company", _("Company")),
+)
+PROVINCES: Choices = (
+    ("CN-AH", _("Anhui")),
+    ("CN-BJ", _("Beijing")),
+    ("CN-CQ", _("Chongqing")),
+    ("CN-FJ", _("Fujian")),
+    ("CN-GD", _("Guangdong")),
+    ("CN-GS", _("Gansu")),
+    ("CN-GX", _("Guangxi")),
+    ("CN-GZ", _("Guizhou")),
+    ("CN-HA", _("Henan")),
+    ("CN-HB", _("Hubei")),
+    ("CN-HE", _("Hebei")),
+    ("CN-HI", _("Hainan")),
+    ("CN-HK", _("Hong Kong")),
+    ("CN-HL", _("Heilongjiang")),
+    ("CN-HN", _("Hunan")),
+    ("CN-JL", _("Jilin")),
+    ("CN-JS", _("Jiangsu")),
+    ("CN-JX", _("Jiangxi")),
+    ("CN-LN", _("Liaoning")),
+    ("CN-MO", _("Macao")),
+    ("CN-NM", _("Inner Mongolia")),
+    ("CN-NX", _("Ningxia")),
+    ("CN-QH", _("Qinghai")),
+    ("CN-SC", _("Sichuan")),
+    ("CN-SD", _("Shandong")),
+    ("CN-SH", _("Shanghai")),
+    ("CN-SN", _("Shaanxi")),
+    ("CN-SX", _("Shanxi")),
+    ("CN-TJ", _("Tianjin")),
+    ("CN-TW", _("Taiwan")),
+    ("CN-XJ", _("Xinjiang")),
+    ("CN-XZ", _("Tibet")),
+    ("CN-YN", _("Yunnan")),
+    ("CN-ZJ", _("Zhejiang")),
+)
+EXPORT_MARKETS: Choices = (
+    ("southeast_asia", _("Southeast Asia")),
+    ("east_asia", _("East Asia")),
+    ("south_asia", _("South Asia")),
+    ("middle_east", _("Middle East")),
+    ("europe", _("Europe")),
+    ("north_america", _("North America")),
+    ("latin_america", _("Latin America")),
+    ("africa", _("Africa")),
+    ("oceania", _("Oceania")),
+    ("russia_central_asia", _("Russia and Central Asia")),
+)
+PLATFORMS: Choices = (
+    ("taobao", _("Taobao")),
+    ("tmall", _("Tmall")),
+    ("alibaba_com", _("Alibaba.com")),
+    ("aliexpress", _("AliExpress")),
+    ("lazada", _("Lazada")),
+    ("alibaba_1688", _("1688.com")),
+    ("jd", _("JD.com")),
+    ("pinduoduo", _("Pinduoduo")),
+    ("meituan", _("Meituan")),
+    ("eleme", _("Ele.me")),
+    ("douyin", _("Douyin")),
+    ("alipay_merchant", _("Alipay merchant account")),
+    ("wechat_pay_merchant", _("WeChat Pay merchant account")),
+    ("own_website", _("Own website or online shop")),
+)
+PREMISES: Choices = (
+    ("none", _("No premises")),
+    ("rented_state_owned", _("Rented from a state-owned landlord")),
+    ("rented_private", _("Rented from a private landlord")),
+    ("owned", _("Owned")),
+)
+NEEDS: Choices = (
+    ("financing", _("Loans or credit")),
+    ("interest_relief", _("Lower interest or deferred repayments")),
+    ("fee_relief", _("Lower platform fees or commissions")),
+    ("rent_relief", _("Rent relief")),
+    ("tax_relief", _("Tax relief")),
+    ("social_insurance_relief", _("Social insurance relief")),
+    ("export_markets", _("New export markets")),
+    ("domestic_sales", _("Selling in China instead of abroad")),
+    ("digitisation", _("Going digital or online")),
+    ("stock_sourcing", _("Buying stock and supplies")),
+    ("cloud_it", _("Cloud and IT services")),
+    ("hiring", _("Hiring")),
+    ("training", _("Training and courses")),
+    ("logistics", _("Logistics and delivery")),
+)
+INDUSTRIES: Choices = (
+    ("retail", _("retail")),
+    ("catering", _("catering")),
+    ("industry", pgettext_lazy("industry category (工业)", "industry")),
+    ("wholesale", _("wholesale")),
+    ("agriculture", _("agriculture, forestry, animal husbandry and fishery")),
+    ("software_it", _("software and information technology services")),
+    ("other_unlisted", _("other industries not listed")),
+)
+SIZE_CLASSES: Choices = (
+    ("micro", _("micro")),
+    ("small", _("small")),
+    ("medium", _("medium")),
+    ("large", _("large")),
+)
+URGENCIES: Choices = (
+    ("critical", _("critical: one month of cash or less")),
+    ("high", _("high: three months or less")),
+    ("moderate", _("moderate: six months or less")),
+    ("low", _("low: more than six months")),
+)
+
+# --------------------------------------------------------------------------
+# Field specs
+# --------------------------------------------------------------------------
+
+
+class FieldKind(StrEnum):
+    CHOICE = "choice"
+    MULTI = "multi"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    TEXT = "text"
+
+
+class Storage(StrEnum):
+    """How a field is stored on ``BusinessProfile``."""
+
+    COLUMN = "column"  # a column of the field's own name
+    MASK = "mask"  # an integer column <name>_mask, bit i = the i-th code
+
+
+class Section(StrEnum):
+    """The form's sections, in order."""
+
+    BUSINESS = "business"
+    SIZE_AND_MONEY = "size_and_money"
+    EXPORTS = "exports"
+    NEEDS = "needs"
+
+    @property
+    def legend(self) -> Promise:
+        return SECTION_LEGENDS[self]
+
+
+SECTION_LEGENDS: dict[Section, Promise] = {
+    Section.BUSINESS: _("Your business"),
+    Section.SIZE_AND_MONEY: _("Size and money"),
+    Section.EXPORTS: _("Exports and online sales"),
+    Section.NEEDS: _("What you need"),
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Everything the application knows about one profile field."""
+
+    name: str
+    label: Promise  # a noun phrase, as reasons name the field
+    kind: FieldKind
+    choices: Choices = ()
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    required: bool = False
+    derived: bool = False
+    question: Promise | None = None  # as the form asks it; derived fields: None
+    help_text: Promise | str = ""
+    section: Section | None = None
+    storage: Storage = Storage.COLUMN
+    none_label: Promise | None = None  # sets: the "none of these" answer
+    max_length: int = 0  # text
+    testable: bool = True  # may a criterion test it?
+    criterion_column: str = ""  # the column criteria test, when not the stored one
+    settled_by: tuple[str, ...] = ()  # derived: the answers that settle it
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(code for code, _label in self.choices)
+
+    def choice_label(self, code: str) -> str:
+        return str(dict(self.choices).get(code, code))
+
+    @property
+    def column(self) -> str:
+        """Return the BusinessProfile column that stores the answer."""
+        return f"{self.name}_mask" if self.storage is Storage.MASK else self.name
+
+    @property
+    def max_items(self) -> int:
+        """Return how many items a set answer may list (repeats included)."""
+        return 4 * len(self.choices)
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        """Return the answer fields that would settle this field when unknown."""
+        return self.settled_by or (self.name,)
+
+
+def answer(
+    kind: FieldKind,
+    label: Promise,
+    *,
+    question: Promise,
+    section: Section,
+    choices: Choices = (),
+    minimum: int | None = None,
+    maximum: int | None = None,
+    required: bool = False,
+    default: Any = None,
+    **options: Any,
+) -> Any:
+    """Declare one answer field of ``Profile`` with its spec (name from the attribute)."""
+    spec = {
+        "label": label,
+        "kind": kind,
+        "choices": choices,
+        "minimum": None if minimum is None else Decimal(minimum),
+        "maximum": None if maximum is None else Decimal(maximum),
+        "required": required,
+        "question": question,
+        "section": section,
+        "storage": Storage.MASK if kind is FieldKind.MULTI else Storage.COLUMN,
+        **options,
+    }
+    if required:
+        return dataclasses.field(metadata={"spec": spec})
+    return dataclasses.field(default=default, metadata={"spec": spec})
+
+
+# --------------------------------------------------------------------------
+# The profile
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """Answers of the profile contract; None means not answered.
+
+    For set fields None is unknown and an empty set is "none of these".
+    """
+
+    business_type: str = answer(
+        FieldKind.CHOICE,
+        _("type of business"),
+        choices=BUSINESS_TYPES,
+        required=True,
+        question=_("What kind of business do you run?"),
+        section=Section.BUSINESS,
+    )
+    registration: str | None = answer(
+        FieldKind.CHOICE,
+        _("registration"),
+        choices=REGISTRATIONS,
+        question=_("How is it registered?"),
+        section=Section.BUSINESS,
+    )
+    province: str = answer(
+        FieldKind.CHOICE,
+        _("province"),
+        choices=PROVINCES,
+        required=True,
+        question=_("Province or region"),
+        section=Section.BUSINESS,
+    )
+    city: str = answer(
+        FieldKind.TEXT,
+        _("city"),
+        default="",
+        max_length=100,
+        testable=False,
+        question=_("City"),
+        section=Section.BUSINESS,
+    )
+    employees: int | None = answer(
+        FieldKind.INTEGER,
+        _("number of employees"),
+        minimum=0,
+        maximum=10_000_000,
+        question=_("How many people work for you?"),
+        help_text=_("Count yourself and family members who work in the business."),
+        section=Section.SIZE_AND_MONEY,
+    )
+    annual_revenue_cny: Decimal | None = answer(
+        FieldKind.DECIMAL,
+        _("annual revenue (CNY)"),
+        minimum=0,
+        maximum=10**13,
+        question=_("Revenue last year (CNY)"),
+        section=Section.SIZE_AND_MONEY,
+    )
+    years_operating: Decimal | None = answer(
+        FieldKind.DECIMAL,
+        _("years in business"),
+        minimum=0,
+        maximum=200,
+        question=_("Years in business"),
+        section=Section.BUSINESS,
+    )
+    export_share_pct: Decimal | None = answer(
+        FieldKind.DECIMAL,
+        _("share of revenue from exports (%)"),
+        minimum=0,
+        maximum=100,
+        question=_("Share of revenue from exports (%)"),
+        section=Section.EXPORTS,
+    )
+    export_markets: frozenset[str] | None = answer(
+        FieldKind.MULTI,
+        _("export markets"),
+        choices=EXPORT_MARKETS,
+        none_label=_("I don't export"),
+        question=_("Where do you export to?"),
+        section=Section.EXPORTS,
+    )
+    platforms: frozenset[str] | None = answer(
+        FieldKind.MULTI,
+        _("online platforms and payment accounts"),
+        choices=PLATFORMS,
+        none_label=_("None of these"),
+        question=_("Which platforms and payment accounts do you use?"),
+        section=Section.EXPORTS,
+    )
+    cash_runway_months: Decimal | None = answer(
+        FieldKind.DECIMAL,
+        _("months of cash runway"),
+        minimum=0,
+        maximum=120,
+        # Criteria test the runway worked out from cash and costs when the
+        # months were not answered (``Profile.facts``), stored apart.
+        criterion_column="runway_months",
+        question=_("How many months could you keep going on the cash you have?"),
+        help_text=_(
+            "If you are not sure, fill in cash on hand and monthly fixed costs instead."
+        ),
+        section=Section.SIZE_AND_MONEY,
+    )
+    cash_on_hand_cny: Decimal | None = answer(
+        FieldKind.DECIMAL,
+        _("cash on hand (CNY)"),
+        minimum=0,
+        maximum=10**13,
+        testable=False,
+        question=_("Cash on hand (CNY)"),
+        section=Section.SIZE_AND_MONEY,
+    )
+    monthly_fixed_costs_cny: Decimal | None = answer(
+        FieldKind.DECIMAL,
+        _("monthly fixed costs (CNY)"),
+        minimum=0,
+        maximum=10**13,
+        testable=False,
+        question=_("Monthly fixed costs: rent, wages, loan payments (CNY)"),
+        section=Section.SIZE_AND_MONEY,
+    )
+    revenue_change_pct: Decimal | None = answer(
+        FieldKind.DECIMAL,
+        _("revenue change against last year (%)"),
+        minimum=-100,
+        maximum=1000,
+        question=_("Revenue change against the same time last year (%)"),
+        help_text=_("For example -40 if sales fell by 40%."),
+        section=Section.SIZE_AND_MONEY,
+    )
+    has_bank_loan: bool | None = answer(
+        FieldKind.BOOLEAN,
+        _("has a bank loan"),
+        question=_("Do you have a bank loan?"),
+        section=Section.SIZE_AND_MONEY,
+    )
+    premises: str | None = answer(
+        FieldKind.CHOICE,
+        _("premises"),
+        choices=PREMISES,
+        question=_("Your premises"),
+        section=Section.SIZE_AND_MONEY,
+    )
+    vat_small_scale: bool | None = answer(
+        FieldKind.BOOLEAN,
+        _("small-scale VAT taxpayer"),
+        question=_("Are you a small-scale VAT taxpayer?"),
+        section=Section.SIZE_AND_MONEY,
+    )
+    needs: frozenset[str] = answer(
+        FieldKind.MULTI,
+        _("needs"),
+        choices=NEEDS,
+        required=True,
+        question=_("What help do you need?"),
+        help_text=_("Choose at least one."),
+        section=Section.NEEDS,
+    )
+
+    @property
+    def industry(self) -> str:
+        return INDUSTRY_OF_BUSINESS_TYPE[self.business_type]
+
+    @property
+    def size_class(self) -> str | None:
+        return size_class_for(self.industry, self.employees, self.annual_revenue_cny)
+
+    @property
+    def runway_months(self) -> Decimal | None:
+        return runway_months(
+            self.cash_runway_months, self.cash_on_hand_cny, self.monthly_fixed_costs_cny
+        )
+
+    @property
+    def urgency(self) -> str | None:
+        return urgency_for(self.runway_months)
+
+    def facts(self) -> dict[str, Any]:
+        """Return every field a criterion may test, derived ones included."""
+        values = {name: getattr(self, name) for name in PROFILE_FIELDS}
+        values.update(self.derived())
+        return values
+
+    def derived(self) -> dict[str, Any]:
+        return {
+            "industry": self.industry,
+            "size_class": self.size_class,
+            "urgency": self.urgency,
+            "cash_runway_months": self.runway_months,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the answers as JSON-ready contract fields (unanswered: None)."""
+        return {name: jsonable(getattr(self, name)) for name in PROFILE_FIELDS}
+
+
+#: Derived fields: worked out from the answers, stored, never asked.
+DERIVED: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "industry",
+        _("industry"),
+        FieldKind.CHOICE,
+        INDUSTRIES,
+        derived=True,
+        settled_by=("business_type",),
+    ),
+    FieldSpec(
+        "size_class",
+        _("size class"),
+        FieldKind.CHOICE,
+        SIZE_CLASSES,
+        derived=True,
+        settled_by=("employees", "annual_revenue_cny"),
+    ),
+    FieldSpec(
+        "urgency",
+        _("urgency"),
+        FieldKind.CHOICE,
+        URGENCIES,
+        derived=True,
+        settled_by=("cash_runway_months",),
+    ),
+)
+
+FIELDS: dict[str, FieldSpec] = {
+    **{
+        f.name: FieldSpec(name=f.name, **f.metadata["spec"])
+        for f in fields(Profile)
+        if "spec" in f.metadata
+    },
+    **{spec.name: spec for spec in DERIVED},
+}
+
+#: Answer fields of the contract, in contract order (derived ones excluded).
+PROFILE_FIELDS: tuple[str, ...] = tuple(n for n, s in FIELDS.items() if not s.derived)
+
+#: Fields a criterion may test: every answer except free text and the two
+#: runway inputs (a criterion on runway uses the worked-out runway).
+CRITERION_FIELDS: tuple[str, ...] = tuple(n for n, s in FIELDS.items() if s.testable)
+
+#: Set fields stored as bit masks, with their vocabularies.
+MASKED_FIELDS: dict[str, tuple[str, ...]] = {
+    name: spec.codes for name, spec in FIELDS.items() if spec.storage is Storage.MASK
+}
+
+# --------------------------------------------------------------------------
+# Derived fields: industry, size class (2011 standard) and urgency
+# --------------------------------------------------------------------------
+
+#: business type -> industry table of the 2011 SME size standard
+#: (工信部联企业〔2011〕300号). Service businesses such as salons and repair shops
+#: fall under no listed sector, so the standard's "other industries not
+#: listed" table (employees only) applies to them and to "other".
+INDUSTRY_OF_BUSINESS_TYPE: dict[str, str] = {
+    "street_stall": "retail",
+    "convenience_store": "retail",
+    "retail_shop": "retail",
+    "online_seller": "retail",
+    "restaurant": "catering",
+    "manufacturer": "industry",
+    "wholesaler": "wholesale",
+    "farm": "agriculture",
+    "service_business": "other_unlisted",
+    "tech_company": "software_it",
+    "other": "other_unlisted",
+}
+
+
+@dataclass(frozen=True)
+class SizeThreshold:
+    """A class is reached at `employees` AND `revenue_cny` or more (None: not used)."""
+
+    employees: int | None
+    revenue_cny: int | None
+
+
+M = 10_000  # 万元, the unit the standard is written in
+#: Per industry: the lower bounds of small, medium and large. Below "small" is
+#: micro. Retail, industry and catering are in ../shared/catalogue-facts.md;
+#: the other tables are from the standard's own text.
+SIZE_STANDARD: dict[str, tuple[SizeThreshold, SizeThreshold, SizeThreshold]] = {
+    "retail": (
+        SizeThreshold(10, 100 * M),
+        SizeThreshold(50, 500 * M),
+        SizeThreshold(300, 20_000 * M),
+    ),
+    "catering": (
+        SizeThreshold(10, 100 * M),
+        SizeThreshold(100, 2_000 * M),
+        SizeThreshold(300, 10_000 * M),
+    ),
+    "industry": (
+        SizeThreshold(20, 300 * M),
+        SizeThreshold(300, 2_000 * M),
+        SizeThreshold(1000, 40_000 * M),
+    ),
+    "wholesale": (
+        SizeThreshold(5, 1_000 * M),
+        SizeThreshold(20, 5_000 * M),
+        SizeThreshold(200, 40_000 * M),
+    ),
+    "agriculture": (
+        SizeThreshold(None, 50 * M),
+        SizeThreshold(None, 500 * M),
+        SizeThreshold(None, 20_000 * M),
+    ),
+    "software_it": (
+        SizeThreshold(10, 50 * M),
+        SizeThreshold(100, 1_000 * M),
+        SizeThreshold(300, 10_000 * M),
+    ),
+    "other_unlisted": (
+        SizeThreshold(10, None),
+        SizeThreshold(100, None),
+        SizeThreshold(300, None),
+    ),
+}
+
+
+def _at_least(
+    threshold: SizeThreshold, employees: int | None, revenue: Decimal | None
+) -> bool | None:
+    """Tri-state AND of the threshold's tests: False wins over unknown."""
+    tests: list[bool | None] = []
+    if threshold.employees is not None:
+        tests.append(None if employees is None else employees >= threshold.employees)
+    if threshold.revenue_cny is not None:
+        tests.append(None if revenue is None else revenue >= threshold.revenue_cny)
+    if False in tests:
+        return False
+    if None in tests:
+        return None
+    return True
+
+
+def size_class_for(
+    industry: str, employees: int | None, revenue: Decimal | None
+) -> str | None:
+    """Return micro/small/medium/large by the 2011 standard, or None if unknowable."""
+    small, medium, large = SIZE_STANDARD[industry]
+    if (is_small := _at_least(small, employees, revenue)) is False:
+        return "micro"
+    if (is_medium := _at_least(medium, employees, revenue)) is False:
+        return "small" if is_small else None
+    if (is_large := _at_least(large, employees, revenue)) is False:
+        return "medium" if is_medium else None
+    return "large" if is_large else None
+
+
+RUNWAY_CAP = Decimal(120)
+
+
+def runway_months(
+    stated: Decimal | None, cash: Decimal | None, monthly_costs: Decimal | None
+) -> Decimal | None:
+    """Months of runway: as stated, else cash / monthly fixed costs, capped at 120."""
+    if stated is not None:
+        return stated
+    if cash is None or monthly_costs is None:
+        return None
+    if monthly_costs == 0:
+        return RUNWAY_CAP
+    return min(RUNWAY_CAP, (cash / monthly_costs).quantize(Decimal("0.01")))
+
+
+def urgency_for(runway: Decimal | None) -> str | None:
+    if runway is None:
+        return None
+    if runway <= 1:
+        return "critical"
+    if runway <= 3:
+        return "high"
+    if runway <= 6:
+        return "moderate"
+    return "low"
+
+
+URGENT = frozenset({"critical", "high"})
+
+# --------------------------------------------------------------------------
+# Parsing answers: the one validation path for the API, CSV and commands
+# --------------------------------------------------------------------------
+
+
+class ProfileError(ValueError):
+    """Every problem found in a profile, by field; each a translated message."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class FieldProblem(ValueError):
+    """One answer refused, with the message a reader sees."""
+
+    def __init__(self, message: Promise | str):
+        super().__init__(message)
+        self.message = message
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Return a finite Decimal from a number or a numeric string, else raise."""
+    if isinstance(value, bool):
+        raise TypeError
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError
+    number = (
+        Decimal(str(value).strip()) if isinstance(value, str) else Decimal(str(value))
+    )
+    if not number.is_finite():
+        raise ValueError
+    return number
+
+
+def to_bool(value: Any) -> bool:
+    """Return a yes/no answer from a bool or a yes/no word, else raise ValueError."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"yes", "true", "1", "y"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"no", "false", "0", "n"}:
+        return False
+    raise ValueError
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def parse_profile(data: Mapping[str, Any]) -> Profile:
+    """Return a Profile from contract fields, or raise ProfileError with every problem.
+
+    Accepts JSON values or strings (from CSV); unknown keys are errors, so a
+    misspelt field never silently becomes "not answered".
+    """
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    if not isinstance(data, Mapping):
+        raise ProfileError(
+            {"__all__": [str(_("A profile must be an object of fields."))]}
+        )
+    for key in data:
+        if key not in FIELDS or FIELDS[key].derived:
+            errors.setdefault(str(key)[:64], []).append(str(_("Unknown field.")))
+    for name in PROFILE_FIELDS:
+        try:
+            values[name] = parse_value(FIELDS[name], data.get(name))
+        except FieldProblem as problem:
+            errors.setdefault(name, []).append(str(problem.message))
+    if errors:
+        raise ProfileError(errors)
+    values["city"] = values["city"] or ""
+    return Profile(**values)
+
+
+def parse_value(spec: FieldSpec, raw: Any) -> Any:  # noqa: C901 - one branch per kind
+    """Return one answer in its contract type, or raise FieldProblem."""
+    if spec.kind is FieldKind.MULTI:
+        if raw is None:
+            if spec.required:
+                raise FieldProblem(_("Choose at least one."))
+            return None
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple | set | frozenset):
+            raise FieldProblem(_("Give a list of choices."))
+        if len(items) > spec.max_items:
+            raise FieldProblem(_("Too many choices."))
+        codes = {str(item).strip() for item in items if str(item).strip()}
+        if unknown := sorted(codes - set(spec.codes)):
+            raise FieldProblem(
+                _("Unknown choice: %(values)s.")
+                % {"values": ", ".join(v[:40] for v in unknown[:5])}
+            )
+        if spec.required and not codes:
+            raise FieldProblem(_("Choose at least one."))
+        return frozenset(codes)
+    if _is_blank(raw):
+        if spec.required:
+            raise FieldProblem(_("This field is required."))
+        return None
+    if spec.kind is FieldKind.CHOICE:
+        code = raw.strip() if isinstance(raw, str) else raw
+        if code not in spec.codes:
+            raise FieldProblem(_("Choose one of the listed options."))
+        return code
+    if spec.kind is FieldKind.TEXT:
+        if not isinstance(raw, str):
+            raise FieldProblem(_("Enter text."))
+        text = raw.strip()
+        if len(text) > spec.max_length:
+            raise FieldProblem(_("Use 100 characters or fewer."))
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            raise FieldProblem(_("Remove control characters."))
+        return text
+    if spec.kind is FieldKind.BOOLEAN:
+        try:
+            return to_bool(raw)
+        except ValueError:
+            raise FieldProblem(_("Answer yes or no.")) from None
+    try:
+        number = to_decimal(raw)
+    except (TypeError, ValueError, InvalidOperation):
+        raise FieldProblem(_("Enter a number.")) from None
+    if spec.minimum is not None and number < spec.minimum:
+        raise FieldProblem(
+            _("Enter a number of at least %(min)s.") % {"min": spec.minimum}
+        )
+    if spec.maximum is not None and number > spec.maximum:
+        raise FieldProblem(
+            _("Enter a number of at most %(max)s.") % {"max": spec.maximum}
+        )
+    if spec.kind is FieldKind.INTEGER:
+        if number != number.to_integral_value():
+            raise FieldProblem(_("Enter a whole number."))
+        return int(number)
+    if number.as_tuple().exponent < -2:  # type: ignore[operator]
+        number = number.quantize(Decimal("0.01"))
+    return number
+
+
+# --------------------------------------------------------------------------
+# Storage: a profile as BusinessProfile's column values, and back
+# --------------------------------------------------------------------------
+
+
+def mask_of(codes: frozenset[str] | set[str] | tuple[str, ...], field: str) -> int:
+    """Return the bit mask of a set of codes of a set field."""
+    vocabulary = MASKED_FIELDS[field]
+    return sum(1 << vocabulary.index(code) for code in codes)
+
+
+def codes_of(mask: int, field: str) -> frozenset[str]:
+    """Return the codes a bit mask of a set field stands for."""
+    vocabulary = MASKED_FIELDS[field]
+    return frozenset(code for i, code in enumerate(vocabulary) if mask >> i & 1)
+
+
+#: Derived field -> its stored column.
+DERIVED_COLUMNS: dict[str, str] = {
+    "industry": "industry",
+    "size_class": "size_class",
+    "urgency": "urgency",
+    "cash_runway_months": "runway_months",
+}
+
+
+def to_columns(profile: Profile) -> dict[str, Any]:
+    """Return the stored model's column values for a profile, derived ones included."""
+    values: dict[str, Any] = {}
+    for name in PROFILE_FIELDS:
+        spec, value = FIELDS[name], getattr(profile, name)
+        if spec.storage is Storage.MASK:
+            value = None if value is None else mask_of(value, name)
+        values[spec.column] = value
+    for name, value in profile.derived().items():
+        values[DERIVED_COLUMNS[name]] = value
+    return values
+
+
+def from_columns(row: Any) -> Profile:
+    """Return the Profile stored in a row (any object with the model's columns)."""
+    values: dict[str, Any] = {}
+    for name in PROFILE_FIELDS:
+        spec = FIELDS[name]
+        value = getattr(row, spec.column)
+        if spec.storage is Storage.MASK and value is not None:
+            value = codes_of(value, name)
+        values[name] = value
+    values["city"] = values["city"] or ""
+    return Profile(**values)
+
+
+def criterion_column(name: str) -> str:
+    """Return the stored column a criterion on the field is tested against."""
+    spec = FIELDS[name]
+    return spec.criterion_column or spec.column
+
+
+# --------------------------------------------------------------------------
+# Values as a reader reads them
+# --------------------------------------------------------------------------
+
+
+def display_value(field_name: str, value: Any) -> str:
+    """Return a value as a person reads it, with choice codes as their labels."""
+    spec = FIELDS[field_name]
+    if value is None:
+        return str(_("not answered"))
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if spec.choices and isinstance(value, str):
+        return spec.choice_label(value)
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and all(isinstance(v, Decimal) for v in value)
+    ):
+        return str(
+            _("%(low)s to %(high)s")
+            % {"low": format_number(value[0]), "high": format_number(value[1])}
+        )
+    if isinstance(value, list | tuple | set | frozenset):
+        if not value:
+            return str(_("none"))
+        return list_separator().join(spec.choice_label(v) for v in sorted(value))
+    if isinstance(value, Decimal | int):
+        return format_number(value)
+    return str(value)

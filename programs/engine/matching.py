@@ -1,0 +1,534 @@
+"""
+The eligibility engine: a pure module over plain data.
+
+Nothing here touches the ORM, so every rule runs and is tested without a
+database. The profile contract (``contract``) says what a profile is; the
+rule language (``rules``) what each operator means; this module assesses a
+profile against programmes. ``programs.catalogue.store`` loads programmes
+from the database into the dataclasses below; ``programs.engine.sql``
+compiles the same criteria into database conditions, and a property test
+proves the two paths agree.
+
+Contract
+--------
+* Each ``Criterion`` names a profile field, an operator and a value, and
+  evaluates to **met**, **not met** or **unknown** (field not answered).
+* Criteria in the same group are alternatives (any may pass); every group of
+  required criteria must pass. Preference criteria never filter; when met
+  they raise the score.
+* A programme is ``eligible`` when every group is met, ``possibly_eligible``
+  when no group failed but some are unknown, else ``not_eligible``. A
+  not-eligible programme with exactly one failing group is a *near miss*.
+* Programmes whose selection is at the provider's discretion are never better
+  than ``possibly_eligible``.
+
+Ranking (the one place it is defined: ``rank_key``)
+---------------------------------------------------
+1. Tier: eligible, possibly eligible, near miss, not eligible.
+2. Availability on the as-of date: open, not yet open, closed.
+3. Within that, a business whose urgency is critical or high sees the fastest
+   money first (``days_to_money``, unknown last), then the best fit; any other
+   business sees the best fit first, then the fastest money.
+4. Slug, so the order is total and stable.
+
+The fit score is ``10 x (needs of the business this programme addresses) +
+(preference criteria met)``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from programs.engine.contract import FIELDS, PROFILE_FIELDS, URGENT, FieldSpec, Profile
+from programs.engine.rules import Operator, State
+from programs.engine.text import Text, jsonable
+
+
+class Basis(StrEnum):
+    DOCUMENTED = "documented"
+    ASSUMED = "assumed"
+
+
+class Outcome(StrEnum):
+    ELIGIBLE = "eligible"
+    POSSIBLY_ELIGIBLE = "possibly_eligible"
+    NOT_ELIGIBLE = "not_eligible"
+
+
+OUTCOME_LABELS = {
+    Outcome.ELIGIBLE: _("eligible"),
+    Outcome.POSSIBLY_ELIGIBLE: _("possibly eligible"),
+    Outcome.NOT_ELIGIBLE: _("not eligible"),
+}
+
+
+class Tier(StrEnum):
+    """Where a programme stands for a profile: the outcome, with near misses apart.
+
+    The one list of tiers, in rank order, each with its label and its badge
+    style; cards, reports, exports and filters all use it.
+    """
+
+    ELIGIBLE = "eligible"
+    POSSIBLY_ELIGIBLE = "possibly_eligible"
+    NEAR_MISS = "near_miss"
+    NOT_ELIGIBLE = "not_eligible"
+
+    @property
+    def label(self) -> Promise:
+        return TIER_LABELS[self]
+
+    @property
+    def badge(self) -> str:
+        """Return the Bootstrap colour of the tier's badge."""
+        return TIER_BADGES[self]
+
+    @property
+    def rank(self) -> int:
+        return TIER_RANKS[self]
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, Promise]]:
+        return [(tier.value, tier.label) for tier in cls]
+
+
+TIER_LABELS: dict[Tier, Promise] = {
+    Tier.ELIGIBLE: OUTCOME_LABELS[Outcome.ELIGIBLE],
+    Tier.POSSIBLY_ELIGIBLE: OUTCOME_LABELS[Outcome.POSSIBLY_ELIGIBLE],
+    Tier.NEAR_MISS: _("near miss"),
+    Tier.NOT_ELIGIBLE: OUTCOME_LABELS[Outcome.NOT_ELIGIBLE],
+}
+TIER_BADGES: dict[Tier, str] = {
+    Tier.ELIGIBLE: "success",
+    Tier.POSSIBLY_ELIGIBLE: "info",
+    Tier.NEAR_MISS: "warning",
+    Tier.NOT_ELIGIBLE: "secondary",
+}
+TIER_RANKS: dict[Tier, int] = {tier: i for i, tier in enumerate(Tier)}
+
+#: The tiers worth telling a business about: reports, summaries and alerts.
+SHOWN_TIERS: tuple[Tier, ...] = (Tier.ELIGIBLE, Tier.POSSIBLY_ELIGIBLE, Tier.NEAR_MISS)
+
+
+def tier_of(outcome: str, near_miss: bool) -> Tier:
+    """Return the tier of an outcome and near-miss flag (as stored results keep them)."""
+    return Tier.NEAR_MISS if near_miss else Tier(outcome)
+
+
+class Availability(StrEnum):
+    OPEN = "open"
+    NOT_YET_OPEN = "not_yet_open"
+    CLOSED = "closed"
+
+
+AVAILABILITY_LABELS = {
+    Availability.OPEN: _("open"),
+    Availability.NOT_YET_OPEN: _("not yet open"),
+    Availability.CLOSED: _("closed"),
+}
+
+
+# --------------------------------------------------------------------------
+# Programmes and criteria
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Criterion:
+    field: str
+    operator: Operator
+    value: Any
+    group: int = 0
+    required: bool = True
+    basis: Basis = Basis.DOCUMENTED
+    explanation: Text = Text()
+
+    @property
+    def spec(self) -> FieldSpec:
+        return FIELDS[self.field]
+
+    @cached_property
+    def test(self) -> Callable[[Any], bool]:
+        """Return the test of an answered value, built once per criterion."""
+        return self.operator.test(self.value)
+
+    def describe(self) -> str:
+        """Return the rule as the catalogue states it, in the active language."""
+        return self.operator.describe(self.spec, self.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "operator": str(self.operator),
+            "value": jsonable(self.value),
+            "group": self.group,
+            "required": self.required,
+            "basis": str(self.basis),
+            "explanation_en": self.explanation.en,
+            "explanation_zh_hans": self.explanation.zh,
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str = ""
+    published_on: datetime.date | None = None
+    confidence: str = ""  # H, M or L, as graded in the fact sheet
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    """A programme's criteria arranged for evaluation, built once per programme.
+
+    ``tests`` pairs each criterion's field with its test, in criteria order;
+    ``groups`` lists each required group (ascending) with the indexes of its
+    criteria; ``preferences`` the indexes of preference criteria.
+    """
+
+    tests: tuple[tuple[str, Callable[[Any], bool]], ...]
+    groups: tuple[tuple[int, tuple[int, ...]], ...]
+    preferences: tuple[int, ...]
+
+    @classmethod
+    def of(cls, criteria: Iterable[Criterion]) -> CompiledRules:
+        criteria = tuple(criteria)
+        return cls(
+            tests=tuple((c.field, c.test) for c in criteria),
+            groups=tuple(
+                (g, tuple(members)) for g, members in required_groups(criteria)
+            ),
+            preferences=tuple(i for i, c in enumerate(criteria) if not c.required),
+        )
+
+
+def required_groups(
+    criteria: Iterable[Criterion],
+) -> list[tuple[int, list[int]]]:
+    """Return each required group (ascending) with the indexes of its criteria."""
+    groups: dict[int, list[int]] = {}
+    for i, c in enumerate(criteria):
+        if c.required:
+            groups.setdefault(c.group, []).append(i)
+    return sorted(groups.items())
+
+
+@dataclass(frozen=True)
+class Programme:
+    slug: str
+    provider: str
+    provider_kind: str
+    name: Text
+    criteria: tuple[Criterion, ...] = ()
+    summary: Text = Text()
+    benefits: Text = Text()
+    apply_channel: Text = Text()
+    apply_steps: Text = Text()
+    apply_url: str = ""
+    announced_on: datetime.date | None = None
+    opens_on: datetime.date | None = None
+    closes_on: datetime.date | None = None
+    closes_on_assumed: bool = False
+    withdrawn: bool = False
+    last_verified_on: datetime.date | None = None
+    days_to_money: int | None = None
+    days_to_money_assumed: bool = True
+    max_amount_cny: Decimal | None = None
+    needs: frozenset[str] = frozenset()
+    discretionary: Text = Text()  # why selection is at the provider's discretion
+    sources: tuple[Source, ...] = ()
+    provider_name: Text = Text()
+
+    @cached_property
+    def rules(self) -> CompiledRules:
+        """Return the criteria compiled for evaluation, built once per programme."""
+        return CompiledRules.of(self.criteria)
+
+    def availability(self, as_of: datetime.date) -> Availability:
+        if self.withdrawn or (self.closes_on is not None and as_of > self.closes_on):
+            return Availability.CLOSED
+        if self.opens_on is not None and as_of < self.opens_on:
+            return Availability.NOT_YET_OPEN
+        return Availability.OPEN
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            # Sorted, so that the order rows come back in never changes the
+            # fingerprint of a programme whose content did not change.
+            if f.name == "criteria":
+                data[f.name] = sorted((c.to_dict() for c in value), key=_canonical)
+            elif f.name == "sources":
+                data[f.name] = sorted(
+                    ({k: jsonable(v) for k, v in s.__dict__.items()} for s in value),
+                    key=_canonical,
+                )
+            elif isinstance(value, Text):
+                data[f"{f.name}_en"] = value.en
+                data[f"{f.name}_zh_hans"] = value.zh
+            else:
+                data[f.name] = jsonable(value)
+        return data
+
+
+def _canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def catalogue_version(programmes: Iterable[Programme]) -> str:
+    """Return a short fingerprint that changes whenever any programme or rule changes."""
+    canonical = json.dumps(
+        sorted((p.to_dict() for p in programmes), key=lambda d: d["slug"]),
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------
+
+
+def evaluate(criterion: Criterion, facts: Mapping[str, Any]) -> State:
+    """Return whether the profile's facts meet one criterion."""
+    actual = facts.get(criterion.field)
+    if actual is None:
+        return State.UNKNOWN
+    return State.MET if criterion.test(actual) else State.NOT_MET
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    criterion: Criterion
+    state: State
+    actual: Any
+
+    @property
+    def reason(self) -> str:
+        """Return why the criterion is met, not met or unknown, in the active language."""
+        c = self.criterion
+        return c.operator.reason(self.state, c.spec, c.value, self.actual)
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        """Return the answer fields that would settle this criterion."""
+        if self.state is not State.UNKNOWN:
+            return ()
+        return self.criterion.spec.questions
+
+
+@dataclass(frozen=True)
+class ProgrammeMatch:
+    programme: Programme
+    outcome: Outcome
+    near_miss: bool
+    availability: Availability
+    need_fit: int
+    preference_points: int
+    states: tuple[State, ...]  # one per criterion, in the programme's order
+    failing_groups: tuple[int, ...] = ()
+    unknown_groups: tuple[int, ...] = ()
+    facts: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def results(self) -> tuple[CriterionResult, ...]:
+        """Return each criterion with its state and the answer it was tested on."""
+        get = self.facts.get
+        return tuple(
+            CriterionResult(c, state, get(c.field))
+            for c, state in zip(self.programme.criteria, self.states, strict=True)
+        )
+
+    @property
+    def score(self) -> int:
+        return 10 * self.need_fit + self.preference_points
+
+    @property
+    def tier(self) -> Tier:
+        """Return the tier: the outcome, with a near miss apart."""
+        return tier_of(self.outcome, self.near_miss)
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        """Return the unanswered fields that would settle the open groups, in form order."""
+        wanted = {
+            question
+            for result in self.results
+            if result.criterion.required
+            and result.criterion.group in self.unknown_groups
+            for question in result.questions
+        }
+        return tuple(name for name in PROFILE_FIELDS if name in wanted)
+
+    @property
+    def changes(self) -> tuple[CriterionResult, ...]:
+        """Return the criteria of the failing group: what would have to change."""
+        if not self.near_miss:
+            return ()
+        return tuple(
+            r
+            for r in self.results
+            if r.criterion.required and r.criterion.group == self.failing_groups[0]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.programme
+        return {
+            "slug": p.slug,
+            "name": str(p.name),
+            "provider": str(p.provider_name) or p.provider,
+            "outcome": str(self.outcome),
+            "near_miss": self.near_miss,
+            "tier": str(self.tier),
+            "availability": str(self.availability),
+            "opens_on": jsonable(p.opens_on),
+            "closes_on": jsonable(p.closes_on),
+            "score": self.score,
+            "days_to_money": p.days_to_money,
+            "discretionary": str(p.discretionary) or None,
+            "questions": list(self.questions),
+            "criteria": [
+                {
+                    "field": r.criterion.field,
+                    "operator": str(r.criterion.operator),
+                    "expected": jsonable(r.criterion.value),
+                    "actual": jsonable(r.actual),
+                    "state": str(r.state),
+                    "required": r.criterion.required,
+                    "group": r.criterion.group,
+                    "basis": str(r.criterion.basis),
+                    "reason": r.reason,
+                    "explanation": str(r.criterion.explanation),
+                }
+                for r in self.results
+            ],
+        }
+
+
+def assess(
+    profile: Profile,
+    programme: Programme,
+    *,
+    as_of: datetime.date,
+    facts: Mapping[str, Any] | None = None,
+) -> ProgrammeMatch:
+    """Return how one profile fares against one programme's criteria."""
+    facts = profile.facts() if facts is None else facts
+    rules = programme.rules
+    get = facts.get
+    met, not_met, unknown_state = State.MET, State.NOT_MET, State.UNKNOWN
+    states = tuple(
+        unknown_state
+        if (actual := get(name)) is None
+        else met
+        if test(actual)
+        else not_met
+        for name, test in rules.tests
+    )
+    failing: list[int] = []
+    unknown: list[int] = []
+    for group, members in rules.groups:
+        # A group holds when any criterion is met; it fails when all are not met.
+        open_question = False
+        for i in members:
+            state = states[i]
+            if state is met:
+                break
+            if state is unknown_state:
+                open_question = True
+        else:
+            (unknown if open_question else failing).append(group)
+    if failing:
+        outcome = Outcome.NOT_ELIGIBLE
+    elif unknown or programme.discretionary:
+        outcome = Outcome.POSSIBLY_ELIGIBLE
+    else:
+        outcome = Outcome.ELIGIBLE
+    return ProgrammeMatch(
+        programme=programme,
+        outcome=outcome,
+        near_miss=len(failing) == 1,
+        availability=programme.availability(as_of),
+        need_fit=len(profile.needs & programme.needs),
+        preference_points=sum(states[i] is met for i in rules.preferences),
+        states=states,
+        failing_groups=tuple(failing),
+        unknown_groups=tuple(unknown),
+        facts=facts,
+    )
+
+
+AVAILABILITY_ORDER = {
+    Availability.OPEN: 0,
+    Availability.NOT_YET_OPEN: 1,
+    Availability.CLOSED: 2,
+}
+NO_DAYS = 10**9
+
+
+def rank_key(match: ProgrammeMatch, *, urgent: bool) -> tuple[Any, ...]:
+    """Return the sort key of the ranking rule described in this module's docstring."""
+    days = match.programme.days_to_money
+    days = NO_DAYS if days is None else days
+    fit = (days, -match.score) if urgent else (-match.score, days)
+    return (
+        match.tier.rank,
+        AVAILABILITY_ORDER[match.availability],
+        *fit,
+        match.programme.slug,
+    )
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    profile: Profile
+    as_of: datetime.date
+    catalogue_version: str
+    matches: tuple[ProgrammeMatch, ...] = field(default_factory=tuple)
+
+    def tier(self, name: str) -> list[ProgrammeMatch]:
+        return [m for m in self.matches if m.tier == name]
+
+    def counts(self) -> dict[str, int]:
+        counts = {tier.value: 0 for tier in Tier}
+        for m in self.matches:
+            counts[m.tier] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "catalogue_version": self.catalogue_version,
+            "profile": self.profile.to_dict(),
+            "derived": {k: jsonable(v) for k, v in self.profile.derived().items()},
+            "counts": self.counts(),
+            "results": [m.to_dict() for m in self.matches],
+        }
+
+
+def match(
+    profile: Profile,
+    programmes: Iterable[Programme],
+    *,
+    as_of: datetime.date,
+    catalogue_version: str = "",
+) -> MatchReport:
+    """Return every programme assessed for the profile, ranked best first."""
+    facts = profile.facts()
+    urgent = facts["urgency"] in URGENT
+    assessed = [assess(profile, p, as_of=as_of, facts=facts) for p in programmes]
+    assessed.sort(key=lambda m: rank_key(m, urgent=urgent))
+    return MatchReport(profile, as_of, catalogue_version, tuple(assessed))

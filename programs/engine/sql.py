@@ -1,0 +1,362 @@
+"""
+The engine's rules as SQL over stored profiles, and recomputing stored results.
+
+Each criterion's condition comes from its operator's own ``sql()`` (the rule
+language): a condition SQL evaluates to TRUE (met), FALSE (not met) or NULL
+(unknown: the column is NULL, not answered). Everything here is derived from
+that one condition:
+
+* *met*      = the condition (NULL selects nothing);
+* *not met*  = the column is answered AND NOT the condition;
+* eligible   = every required group has a met criterion (and no discretion);
+* failed     = some required group has all its criteria not met;
+* possibly   = neither (eligible and failed cannot both hold);
+* the state code of ``outcome_counts`` uses SQL's three-valued logic as is.
+
+``tests/engine/test_sql.py`` proves, with generated profiles and criteria,
+that these conditions select exactly the profiles the matcher puts in each
+outcome.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import and_, or_
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact
+from django.utils import timezone
+
+from programs.catalogue.store import current_catalogue
+from programs.engine import matching
+from programs.engine.contract import criterion_column
+from programs.models import BusinessProfile, Programme, StoredResult
+
+NEVER = Q(pk__isnull=True)
+ALWAYS = Q(pk__isnull=False)
+
+
+def _any(conditions: Iterable[Q]) -> Q:
+    """OR of the conditions; NEVER when there are none (no always-false term otherwise)."""
+    conditions = list(conditions)
+    return reduce(or_, conditions) if conditions else NEVER
+
+
+def _all(conditions: Iterable[Q]) -> Q:
+    """AND of the conditions; ALWAYS when there are none (no always-true term otherwise)."""
+    conditions = list(conditions)
+    return reduce(and_, conditions) if conditions else ALWAYS
+
+
+def criterion_state(criterion: matching.Criterion) -> Q:
+    """Return a condition SQL evaluates to TRUE (met), FALSE (not met) or NULL (unknown).
+
+    SQL's three-valued logic is the matcher's: a comparison with a NULL
+    column (not answered) is NULL, OR of a group is TRUE when any criterion
+    is met, FALSE when all are not met and NULL otherwise, and AND of the
+    groups likewise gives eligible, not eligible or possibly eligible.
+    """
+    column = criterion_column(criterion.field)
+    return criterion.operator.sql(column, criterion.value, criterion.spec)
+
+
+def criterion_conditions(criterion: matching.Criterion) -> tuple[Q, Q]:
+    """Return (met, not met) conditions for one criterion; neither holds when unknown."""
+    met = criterion_state(criterion)
+    answered = Q(**{f"{criterion_column(criterion.field)}__isnull": False})
+    return met, answered & ~met
+
+
+def _groups(programme: matching.Programme) -> list[list[matching.Criterion]]:
+    """Return the criteria of each required group, in group order."""
+    criteria = programme.criteria
+    return [
+        [criteria[i] for i in members]
+        for _group, members in matching.required_groups(criteria)
+    ]
+
+
+def group_conditions(programme: matching.Programme) -> list[tuple[Q, Q]]:
+    """Return (met, failed) conditions per required group."""
+    result = []
+    for criteria in _groups(programme):
+        pairs = [criterion_conditions(c) for c in criteria]
+        result.append(
+            (_any(met for met, _ in pairs), _all(not_met for _, not_met in pairs))
+        )
+    return result
+
+
+def eligible_q(programme: matching.Programme) -> Q:
+    if programme.discretionary:
+        return NEVER
+    return _all(met for met, _ in group_conditions(programme))
+
+
+def failed_q(programme: matching.Programme) -> Q:
+    return _any(failed for _, failed in group_conditions(programme))
+
+
+def outcome_expression(programme: matching.Programme) -> Case:
+    """Return a CASE giving each stored profile's outcome for the programme."""
+    return Case(
+        When(failed_q(programme), then=Value(matching.Outcome.NOT_ELIGIBLE.value)),
+        When(eligible_q(programme), then=Value(matching.Outcome.ELIGIBLE.value)),
+        default=Value(matching.Outcome.POSSIBLY_ELIGIBLE.value),
+    )
+
+
+def failing_groups_expression(programme: matching.Programme) -> Any:
+    """Return the number of failing groups; 1 means a near miss."""
+    terms = [
+        Case(When(failed, then=Value(1)), default=Value(0), output_field=IntegerField())
+        for _, failed in group_conditions(programme)
+    ]
+    return reduce(lambda a, b: a + b, terms, Value(0, output_field=IntegerField()))
+
+
+def near_miss_expression(programme: matching.Programme) -> Case:
+    """Return a boolean: exactly one required group fails."""
+    return Case(
+        When(
+            Q(
+                Exact(
+                    failing_groups_expression(programme),
+                    Value(1, output_field=IntegerField()),
+                )
+            ),
+            then=Value(True),
+        ),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def matching_profiles(
+    queryset: QuerySet, programme: matching.Programme, outcome: matching.Outcome
+) -> QuerySet:
+    """Return the stored profiles with that outcome for the programme: one query."""
+    if outcome is matching.Outcome.ELIGIBLE:
+        return queryset.filter(eligible_q(programme))
+    if outcome is matching.Outcome.NOT_ELIGIBLE:
+        return queryset.filter(failed_q(programme))
+    return queryset.alias(_outcome=outcome_expression(programme)).filter(
+        _outcome=outcome.value
+    )
+
+
+#: In a programme's state code, each failing group adds FAILED and each
+#: unknown group adds UNKNOWN (a programme has fewer than 1,000 groups).
+FAILED, UNKNOWN = 1000, 1
+
+
+def state_code(programme: matching.Programme) -> Any:
+    """Return an integer expression: 0 all groups met, 1000 x failing + unknown groups.
+
+    Each group's condition appears once, so the database evaluates each
+    criterion once per profile however the code is used afterwards.
+    """
+    terms = []
+    for criteria in _groups(programme):
+        group = ExpressionWrapper(
+            _any_of(criterion_state(c) for c in criteria), output_field=BooleanField()
+        )
+        failed = (Value(1) - Cast(group, IntegerField())) * Value(FAILED)
+        terms.append(Coalesce(failed, Value(UNKNOWN)))
+    return reduce(lambda a, b: a + b, terms, Value(0, output_field=IntegerField()))
+
+
+def _any_of(conditions: Iterable[Q]) -> Q:
+    return reduce(or_, conditions)
+
+
+def outcome_counts(
+    queryset: QuerySet, programmes: Iterable[matching.Programme]
+) -> dict[str, dict[str, int]]:
+    """Return {slug: {outcome: count, "near_miss": count}} for every programme in one query.
+
+    An inner SELECT computes each programme's ``state_code`` once per
+    profile; the outer one counts codes. On PostgreSQL ``OFFSET 0`` keeps
+    the planner from folding the inner SELECT into the outer one, which
+    would evaluate every code once per count that reads it.
+    """
+    programmes = list(programmes)
+    codes = {f"s{i}": state_code(p) for i, p in enumerate(programmes)}
+    if not codes:
+        return {}
+    inner = queryset.order_by().annotate(**codes).values(*codes)
+    sql, params = inner.query.sql_with_params()
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    counts = ["COUNT(*)"]
+    for name in codes:
+        counts += [
+            f"SUM(CASE WHEN sub.{name} = 0 THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN sub.{name} >= {FAILED} THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN sub.{name} >= {FAILED} AND sub.{name} < {2 * FAILED} THEN 1 ELSE 0 END)",
+        ]
+    with connection.cursor() as cursor:
+        # Composed from the ORM's own SQL and integer constants; nothing typed by a user.
+        cursor.execute(
+            f"SELECT {', '.join(counts)} FROM ({sql}{fence}) sub",  # noqa: S608
+            params,
+        )
+        row = cursor.fetchone()
+    total = row[0]
+    result = {}
+    for i, programme in enumerate(programmes):
+        all_met, failed, near_miss = (n or 0 for n in row[1 + 3 * i : 4 + 3 * i])
+        eligible = 0 if programme.discretionary else all_met
+        result[programme.slug] = {
+            matching.Outcome.ELIGIBLE.value: eligible,
+            matching.Outcome.POSSIBLY_ELIGIBLE.value: total - eligible - failed,
+            matching.Outcome.NOT_ELIGIBLE.value: failed,
+            "near_miss": near_miss,
+        }
+    return result
+
+
+def transition_counts(
+    queryset: QuerySet, before: matching.Programme, after: matching.Programme
+) -> dict[tuple[str, str], int]:
+    """Return {(outcome before, outcome after): count} over stored profiles, in one query."""
+    rows = (
+        queryset.annotate(
+            _before=outcome_expression(before), _after=outcome_expression(after)
+        )
+        .values("_before", "_after")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {(row["_before"], row["_after"]): row["n"] for row in rows}
+
+
+# --------------------------------------------------------------------------
+# Recomputing stored results after the catalogue changes
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class RematchReport:
+    catalogue_version: str
+    changed: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    created: dict[str, int] = field(default_factory=dict)
+
+    def total_changed(self) -> int:
+        return sum(sum(moves.values()) for moves in self.changed.values())
+
+    def total_created(self) -> int:
+        return sum(self.created.values())
+
+
+def _availability_expression(programme: matching.Programme, as_of_field: str):
+    closed = Q(pk__isnull=False) if programme.withdrawn else Q(pk__isnull=True)
+    if programme.closes_on is not None:
+        closed |= Q(**{f"{as_of_field}__gt": programme.closes_on})
+    not_yet = (
+        Q(**{f"{as_of_field}__lt": programme.opens_on})
+        if programme.opens_on
+        else Q(pk__isnull=True)
+    )
+    return Case(
+        When(closed, then=Value(matching.Availability.CLOSED.value)),
+        When(not_yet, then=Value(matching.Availability.NOT_YET_OPEN.value)),
+        default=Value(matching.Availability.OPEN.value),
+    )
+
+
+def rematch(
+    *, slugs: Iterable[str] | None = None, as_of: datetime.date | None = None
+) -> RematchReport:
+    """Recompute stored results with the database filter path; report what changed.
+
+    For each programme, one UPDATE ... FROM a join of its stored results with
+    their profiles sets every result's outcome and near-miss flag from the
+    profile's columns (one query before it counts the moves), and one
+    INSERT ... SELECT adds results for profiles that have none for the
+    programme (a new programme). No profile is loaded into Python. Ranks of
+    existing results are left as they were told; new rows get rank 0.
+    """
+    catalogue = current_catalogue()
+    wanted = set(slugs) if slugs is not None else None
+    today = as_of or timezone.localdate()
+    report = RematchReport(catalogue.version)
+    ids = dict(Programme.objects.values_list("slug", "pk"))
+    for programme in catalogue.programmes:
+        if wanted is not None and programme.slug not in wanted:
+            continue
+        pk = ids[programme.slug]
+        table = StoredResult._meta.db_table
+        # Each stored result of the programme beside its profile's new answer,
+        # in one join: no correlated subquery per row.
+        recomputed = (
+            BusinessProfile.objects.filter(results__programme_id=pk)
+            .order_by()
+            .annotate(
+                _result=F("results__id"),
+                _old=F("results__outcome"),
+                _outcome=outcome_expression(programme),
+                _near=near_miss_expression(programme),
+                _availability=_availability_expression(programme, "results__as_of"),
+            )
+            .values("_result", "_old", "_outcome", "_near", "_availability")
+        )
+        sql, params = recomputed.query.sql_with_params()
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Composed from the ORM's own SQL; no user input is interpolated.
+            cursor.execute(
+                "SELECT sub._old, sub._outcome, COUNT(*) FROM"  # noqa: S608
+                f" ({sql}) sub WHERE sub._old <> sub._outcome GROUP BY sub._old, sub._outcome",
+                params,
+            )
+            report.changed[programme.slug] = {
+                (old, new): n for old, new, n in cursor.fetchall()
+            }
+            cursor.execute(
+                f"UPDATE {table} SET outcome = sub._outcome, near_miss = sub._near,"  # noqa: S608
+                " availability = sub._availability, catalogue_version = %s,"
+                f" computed_at = %s FROM ({sql}) sub WHERE {table}.id = sub._result",
+                [catalogue.version, timezone.now(), *params],
+            )
+            missing = (
+                BusinessProfile.objects.exclude(results__programme_id=pk)
+                .annotate(_profile=F("pk"), _programme=Value(pk))
+                .annotate(_outcome=outcome_expression(programme))
+                .annotate(_near=near_miss_expression(programme))
+                .annotate(_as_of=Coalesce("as_of", Value(today)))
+                .annotate(_availability=_availability_expression(programme, "_as_of"))
+                .values(
+                    "_profile",
+                    "_programme",
+                    "_outcome",
+                    "_near",
+                    "_as_of",
+                    "_availability",
+                )
+            )
+            sql, params = missing.query.sql_with_params()
+            cursor.execute(
+                f"INSERT INTO {table} (profile_id, programme_id, outcome, near_miss, as_of,"  # noqa: S608
+                " availability, score, rank, catalogue_version, computed_at)"
+                " SELECT sub._profile, sub._programme, sub._outcome, sub._near, sub._as_of,"
+                f" sub._availability, 0, 0, %s, %s FROM ({sql}) sub",
+                [catalogue.version, timezone.now(), *params],
+            )
+            report.created[programme.slug] = cursor.rowcount
+    return report

@@ -1,0 +1,90 @@
+"""The staff match report's filters: every invalid value is reported and ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from programs.engine import contract
+from programs.engine.matching import Tier
+from programs.staff.match_report import ReportFilters
+
+
+def any_or(choices: contract.Choices) -> list[tuple[str, Any]]:
+    """Return the choices after an "Any" choice that filters nothing."""
+    return [("", _("Any")), *choices]
+
+
+class ReportFilterForm(forms.Form):
+    """Filters of the staff match report; invalid values are reported and ignored."""
+
+    programme = forms.ChoiceField(label=_("Programme"), required=False)
+    provider = forms.ChoiceField(label=_("Provider"), required=False)
+    tier = forms.ChoiceField(
+        label=_("Outcome"),
+        required=False,
+        choices=[("", _("Any")), *Tier.choices()],
+    )
+    near_miss = forms.ChoiceField(
+        label=_("Near miss"),
+        required=False,
+        choices=[("", _("Any")), ("yes", _("Yes")), ("no", _("No"))],
+    )
+    province = forms.ChoiceField(
+        label=_("Province"),
+        required=False,
+        choices=any_or(contract.PROVINCES),
+    )
+    business_type = forms.ChoiceField(
+        label=_("Type of business"),
+        required=False,
+        choices=any_or(contract.BUSINESS_TYPES),
+    )
+    size_class = forms.ChoiceField(
+        label=_("Size class"),
+        required=False,
+        choices=any_or(contract.SIZE_CLASSES),
+    )
+    urgency = forms.ChoiceField(
+        label=_("Urgency"),
+        required=False,
+        choices=any_or(contract.URGENCIES),
+    )
+    submitted_from = forms.DateField(
+        label=_("Submitted from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    submitted_to = forms.DateField(
+        label=_("Submitted to"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args: Any, programmes=(), providers=(), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["programme"].choices = [("", _("Any")), *programmes]
+        self.fields["provider"].choices = [("", _("Any")), *providers]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("submitted_from"), cleaned.get("submitted_to")
+        if start and end and start > end:
+            self.add_error("submitted_to", _("The end date is before the start date."))
+        return cleaned
+
+    def to_filters(self) -> ReportFilters:
+        """Return the valid filters; an invalid one is left out (its error is shown)."""
+        if not self.is_bound:
+            return ReportFilters()
+        self.is_valid()
+        data = {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if value not in ("", None)
+        }
+        if "near_miss" in data:
+            data["near_miss"] = data["near_miss"] == "yes"
+        return ReportFilters(**data)
