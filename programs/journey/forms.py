@@ -1,12 +1,13 @@
 """
-The shop owner's profile form. Field names are the profile contract's; the
-form returns a ``contract.Profile`` and never matches anything itself.
+The shop owner's forms: the profile form, built from the profile contract
+(one field per answer field, with its question, help text, bounds and
+section), the consent to keep results, and the email-my-link form.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -15,17 +16,20 @@ from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from programs.engine import contract
+from programs.engine.contract import PROFILE_FIELDS, FieldKind, Section
 
 NONE = "none"  # "none of these", distinct from "not answered"
 SKIP = _("Not sure / skip")
-YES_NO = [("", SKIP), ("yes", _("Yes")), ("no", _("No"))]
 EARLIEST_AS_OF = datetime.date(2019, 1, 1)
+#: A choice field with more options than this is a drop-down, not radio buttons.
+RADIO_LIMIT = 12
 
 
-def as_of_problem(as_of: datetime.date):
+def as_of_problem(as_of: datetime.date) -> Promise | None:
     """Return why an as-of date is refused (a lazy message), or None if it is fine."""
     if not (
         EARLIEST_AS_OF <= as_of <= timezone.localdate() + datetime.timedelta(days=3650)
@@ -61,31 +65,36 @@ class TextField(forms.CharField):
         ]
 
 
-class ChoicesField(forms.MultipleChoiceField):
-    """Several choices; a repeated choice counts once, but a flood of them is refused
-    (the matcher's limit), so no request can make the form check thousands."""
+class SetField(forms.MultipleChoiceField):
+    """Several choices as a set: None when not answered, empty for "none of these".
+
+    A repeated choice counts once, but a flood of them is refused (the
+    contract's limit), so no request can make the form check thousands.
+    """
+
+    def __init__(self, *, max_items: int, none_label: Promise | None, **kwargs: Any):
+        self.max_items = max_items
+        self.has_none = none_label is not None
+        super().__init__(**kwargs)
 
     def validate(self, value: Any) -> None:
-        if value and len(value) > 4 * len(list(self.choices)):
+        if value and len(value) > self.max_items:
             raise forms.ValidationError(_("Too many choices."), code="too_many")
         super().validate(value)
 
-
-def number_field(name: str, label, **kwargs: Any) -> forms.Field:
-    """Return an optional number field bounded as contract.FIELDS says, so the
-    form and the engine can never disagree on what a valid answer is."""
-    spec = contract.FIELDS[name]
-    bounds = {"min_value": spec.minimum, "max_value": spec.maximum, "required": False}
-    if spec.kind is contract.FieldKind.INTEGER:
-        return forms.IntegerField(label=label, **bounds, **kwargs)
-    return forms.DecimalField(label=label, decimal_places=2, **bounds, **kwargs)
-
-
-def _blank_first(choices, label=SKIP):
-    return [("", label), *choices]
+    def clean(self, value: Any) -> frozenset[str] | None:
+        chosen = super().clean(value) or []
+        if NONE in chosen and len(chosen) > 1:
+            raise forms.ValidationError(
+                _("Choose “none” or some of the options, not both."),
+                code="none_and_some",
+            )
+        if not chosen:
+            return None
+        return frozenset() if NONE in chosen else frozenset(chosen)
 
 
-def shared(choices) -> Callable[[], tuple]:
+def shared(choices: Iterable[tuple[str, Any]]) -> Callable[[], tuple[Any, ...]]:
     """Return fixed choices as a callable, which Django keeps as it is.
 
     Django deep-copies a list of choices, twice, for every form instance;
@@ -96,95 +105,89 @@ def shared(choices) -> Callable[[], tuple]:
     return lambda: frozen
 
 
-class ProfileForm(forms.Form):
-    # Your business
-    business_type = forms.ChoiceField(
-        label=_("What kind of business do you run?"),
-        choices=shared(contract.BUSINESS_TYPES),
-        widget=forms.RadioSelect,
-    )
-    registration = forms.ChoiceField(
-        label=_("How is it registered?"),
-        choices=shared(_blank_first(contract.REGISTRATIONS)),
-        widget=forms.RadioSelect,
-        required=False,
-    )
-    province = forms.ChoiceField(
-        label=_("Province or region"),
-        choices=shared(_blank_first(contract.PROVINCES, _("Choose…"))),
-    )
-    city = TextField(label=_("City"), max_length=100, required=False)
-    years_operating = number_field("years_operating", _("Years in business"))
+def yes_no(value: str) -> bool:
+    return value == "yes"
 
-    # Size and money
-    employees = number_field(
-        "employees",
-        _("How many people work for you?"),
-        help_text=_("Count yourself and family members who work in the business."),
-    )
-    annual_revenue_cny = number_field(
-        "annual_revenue_cny", _("Revenue last year (CNY)")
-    )
-    cash_runway_months = number_field(
-        "cash_runway_months",
-        _("How many months could you keep going on the cash you have?"),
-        help_text=_(
-            "If you are not sure, fill in cash on hand and monthly fixed costs instead."
-        ),
-    )
-    cash_on_hand_cny = number_field("cash_on_hand_cny", _("Cash on hand (CNY)"))
-    monthly_fixed_costs_cny = number_field(
-        "monthly_fixed_costs_cny",
-        _("Monthly fixed costs: rent, wages, loan payments (CNY)"),
-    )
-    revenue_change_pct = number_field(
-        "revenue_change_pct",
-        _("Revenue change against the same time last year (%)"),
-        help_text=_("For example -40 if sales fell by 40%."),
-    )
-    has_bank_loan = forms.ChoiceField(
-        label=_("Do you have a bank loan?"),
-        choices=shared(YES_NO),
-        widget=forms.RadioSelect,
-        required=False,
-    )
-    vat_small_scale = forms.ChoiceField(
-        label=_("Are you a small-scale VAT taxpayer?"),
-        choices=shared(YES_NO),
-        widget=forms.RadioSelect,
-        required=False,
-    )
-    premises = forms.ChoiceField(
-        label=_("Your premises"),
-        choices=shared(_blank_first(contract.PREMISES)),
-        widget=forms.RadioSelect,
-        required=False,
-    )
 
-    # Exports and online sales
-    export_share_pct = number_field(
-        "export_share_pct", _("Share of revenue from exports (%)")
-    )
-    export_markets = ChoicesField(
-        label=_("Where do you export to?"),
-        choices=shared([*contract.EXPORT_MARKETS, (NONE, _("I don't export"))]),
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-    )
-    platforms = ChoicesField(
-        label=_("Which platforms and payment accounts do you use?"),
-        choices=shared([*contract.PLATFORMS, (NONE, _("None of these"))]),
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
+def form_field(spec: contract.FieldSpec) -> forms.Field:
+    """Return the form field that asks one question of the contract."""
+    label, help_text = spec.question, spec.help_text
+    if spec.kind is FieldKind.CHOICE:
+        long_list = len(spec.choices) > RADIO_LIMIT
+        choices: Iterable[tuple[str, Any]] = spec.choices
+        if not spec.required:
+            choices = [("", SKIP), *choices]
+        elif long_list:
+            choices = [("", _("Choose…")), *choices]
+        return forms.TypedChoiceField(
+            label=label,
+            help_text=help_text,
+            choices=shared(choices),
+            widget=forms.Select if long_list else forms.RadioSelect,
+            required=spec.required,
+            empty_value=None,
+        )
+    if spec.kind is FieldKind.MULTI:
+        choices = spec.choices
+        if spec.none_label is not None:
+            choices = [*choices, (NONE, spec.none_label)]
+        return SetField(
+            label=label,
+            help_text=help_text,
+            choices=shared(choices),
+            widget=forms.CheckboxSelectMultiple,
+            required=spec.required,
+            max_items=spec.max_items,
+            none_label=spec.none_label,
+        )
+    if spec.kind is FieldKind.BOOLEAN:
+        return forms.TypedChoiceField(
+            label=label,
+            help_text=help_text,
+            choices=shared([("", SKIP), ("yes", _("Yes")), ("no", _("No"))]),
+            widget=forms.RadioSelect,
+            required=False,
+            coerce=yes_no,
+            empty_value=None,
+        )
+    if spec.kind is FieldKind.TEXT:
+        return TextField(
+            label=label,
+            help_text=help_text,
+            max_length=spec.max_length,
+            required=spec.required,
+        )
+    bounds = {"min_value": spec.minimum, "max_value": spec.maximum}
+    if spec.kind is FieldKind.INTEGER:
+        return forms.IntegerField(
+            label=label, help_text=help_text, required=spec.required, **bounds
+        )
+    return forms.DecimalField(
+        label=label,
+        help_text=help_text,
+        required=spec.required,
+        decimal_places=2,
+        **bounds,
     )
 
-    # What you need
-    needs = ChoicesField(
-        label=_("What help do you need?"),
-        help_text=_("Choose at least one."),
-        choices=shared(contract.NEEDS),
-        widget=forms.CheckboxSelectMultiple,
-    )
+
+#: The contract's questions as a form class, one field per answer field.
+ProfileQuestions = type(forms.Form)(
+    "ProfileQuestions",
+    (forms.Form,),
+    {
+        "__module__": __name__,
+        **{name: form_field(contract.FIELDS[name]) for name in PROFILE_FIELDS},
+    },
+)
+
+
+class ProfileForm(ProfileQuestions):  # type: ignore[valid-type,misc]
+    """The profile form: the contract's questions in its sections, and the as-of date.
+
+    It returns a ``contract.Profile`` and never matches anything itself.
+    """
+
     as_of = forms.DateField(
         label=_("Check programmes as of"),
         help_text=_(
@@ -195,30 +198,18 @@ class ProfileForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
-    SECTIONS = (
+    #: (legend, field names) per section, in the contract's order.
+    SECTIONS = tuple(
         (
-            _("Your business"),
-            ("business_type", "registration", "province", "city", "years_operating"),
-        ),
-        (
-            _("Size and money"),
-            (
-                "employees",
-                "annual_revenue_cny",
-                "cash_runway_months",
-                "cash_on_hand_cny",
-                "monthly_fixed_costs_cny",
-                "revenue_change_pct",
-                "has_bank_loan",
-                "vat_small_scale",
-                "premises",
-            ),
-        ),
-        (
-            _("Exports and online sales"),
-            ("export_share_pct", "export_markets", "platforms"),
-        ),
-        (_("What you need"), ("needs", "as_of")),
+            section.legend,
+            tuple(
+                name
+                for name in PROFILE_FIELDS
+                if contract.FIELDS[name].section is section
+            )
+            + (("as_of",) if section is Section.NEEDS else ()),
+        )
+        for section in Section
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -233,44 +224,16 @@ class ProfileForm(forms.Form):
             )
         )
 
-    def _set_field(self, name: str) -> frozenset[str] | None:
-        chosen = self.cleaned_data.get(name) or []
-        if NONE in chosen and len(chosen) > 1:
-            raise forms.ValidationError(
-                _("Choose “none” or some of the options, not both."),
-                code="none_and_some",
-            )
-        if not chosen:
-            return None
-        return frozenset() if NONE in chosen else frozenset(chosen)
-
-    def clean_export_markets(self) -> frozenset[str] | None:
-        return self._set_field("export_markets")
-
-    def clean_platforms(self) -> frozenset[str] | None:
-        return self._set_field("platforms")
-
     def clean_as_of(self) -> datetime.date | None:
-        as_of = self.cleaned_data.get("as_of")
+        as_of: datetime.date | None = self.cleaned_data.get("as_of")
         if as_of and (problem := as_of_problem(as_of)):
             raise forms.ValidationError(problem, code="as_of_range")
         return as_of
 
     def to_profile(self) -> contract.Profile:
         """Return the valid answers as a Profile (call after is_valid())."""
-        data = self.cleaned_data
-        values: dict[str, Any] = {}
-        for name in contract.PROFILE_FIELDS:
-            value = data.get(name)
-            if name in ("has_bank_loan", "vat_small_scale"):
-                value = {"yes": True, "no": False}.get(value)
-            elif name == "needs":
-                value = frozenset(value)
-            elif name in ("registration", "premises", "province") and value == "":
-                value = None
-            elif name == "city":
-                value = (value or "").strip()
-            values[name] = value
+        values = {name: self.cleaned_data.get(name) for name in PROFILE_FIELDS}
+        values["city"] = (values["city"] or "").strip()
         return contract.Profile(**values)
 
     @staticmethod
@@ -279,7 +242,7 @@ class ProfileForm(forms.Form):
     ) -> dict[str, Any]:
         """Return form data (as a browser would post it) for a stored profile."""
         data: dict[str, Any] = {}
-        for name in contract.PROFILE_FIELDS:
+        for name in PROFILE_FIELDS:
             value = getattr(profile, name)
             if value is None:
                 continue
