@@ -538,7 +538,7 @@ def test_blank_optional_answer_means_unknown():
         {
             "business_type": "farm",
             "province": "CN-HB",
-            "needs": "financing,training",
+            "needs": ["financing", "training"],
             "employees": "",
             "has_bank_loan": "no",
         }

@@ -1,109 +1,49 @@
 """
-The JSON API, version 1 (django-ninja): matching and the catalogue.
+The JSON API, version 1 (django-ninja): matching, the catalogue and bulk screening.
 
-The request schema documents the profile contract (field names, allowed
-codes, ranges) in the OpenAPI document; the matcher's own ``parse_profile``
-then validates the body, so the API, the form and the command line accept
-exactly the same profiles (a field outside the contract is an error, not
-ignored). Every invalid body answers 422 with every problem by field:
-``{"errors": {"field": ["message", ...]}}``, each message in the request's
-language (pydantic's own English messages are replaced by ours, by error
-type); a body that is not JSON at all answers 400, and every declared status
-is in the OpenAPI document.
+Request bodies are read by the profile contract's own parser
+(``contract.parse_profile``, through ``programs.api.schema``), so the API,
+the screening CSV and the command line accept exactly the same profiles and
+refuse the same mistakes with the same messages, in the request's language.
+The OpenAPI document describes the bodies with schemas derived from the same
+contract. Every invalid body answers 422 with every problem by field:
+``{"errors": {"field": ["message", ...]}}``; a body that is not JSON at all
+answers 400, and every declared status is in the OpenAPI document.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
-from ninja import Field, File, NinjaAPI, Query, Schema, Status, UploadedFile
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError
-from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyHeader
 from ninja.throttling import BaseThrottle
-from pydantic import AfterValidator, BeforeValidator, ConfigDict
-from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from programs import ratelimit
 from programs.api import keys
-from programs.api.screening import MAX_SCREENING_ROWS, read_screening_csv, screen
+from programs.api.schema import (
+    SCREENING_SCHEMA,
+    BodyError,
+    profile_schema,
+    read_as_of,
+    read_body,
+    read_field,
+    read_profile,
+    read_screening,
+    too_long,
+)
+from programs.api.screening import read_screening_csv, screen
 from programs.catalogue import store
 from programs.engine import contract, matching
-from programs.journey.forms import as_of_problem
 from programs.ratelimit import parse_rate
-
-
-def _codes(spec_name: str) -> Any:
-    return Literal[contract.FIELDS[spec_name].codes]  # type: ignore[valid-type]
-
-
-BusinessType = _codes("business_type")
-Province = _codes("province")
-Registration = _codes("registration")
-ExportMarket = _codes("export_markets")
-Platform = _codes("platforms")
-Premises = _codes("premises")
-Need = _codes("needs")
-
-
-def _not_a_bool(value: Any) -> Any:
-    """JSON true and false are answers to yes/no questions, never a number of people."""
-    if isinstance(value, bool):
-        raise PydanticKnownError("int_type")
-    return value
-
-
-def _as_of_in_range(value: datetime.date | None) -> datetime.date | None:
-    """Refuse the dates the form refuses, so both check the same as-of dates."""
-    if value is not None and (problem := as_of_problem(value)):
-        raise PydanticCustomError("as_of_range", str(problem))
-    return value
-
-
-Headcount = Annotated[int, BeforeValidator(_not_a_bool)]
-AsOf = Annotated[datetime.date | None, AfterValidator(_as_of_in_range)]
-
-
-class ProfileIn(Schema):
-    """A business profile in the contract's field names; only the first three are required.
-
-    A field that is not in the contract is an error, as it is for the matcher:
-    a misspelt field never silently becomes "not answered".
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    business_type: BusinessType
-    province: Province
-    needs: list[Need] = Field(..., min_length=1, max_length=56)
-    registration: Registration | None = None
-    city: str | None = Field(None, max_length=100)
-    employees: Headcount | None = Field(None, ge=0, le=10_000_000)
-    annual_revenue_cny: Decimal | None = Field(None, ge=0, le=10**13)
-    years_operating: Decimal | None = Field(None, ge=0, le=200)
-    export_share_pct: Decimal | None = Field(None, ge=0, le=100)
-    export_markets: list[ExportMarket] | None = Field(None, max_length=40)
-    platforms: list[Platform] | None = Field(None, max_length=56)
-    cash_runway_months: Decimal | None = Field(None, ge=0, le=120)
-    cash_on_hand_cny: Decimal | None = Field(None, ge=0, le=10**13)
-    monthly_fixed_costs_cny: Decimal | None = Field(None, ge=0, le=10**13)
-    revenue_change_pct: Decimal | None = Field(None, ge=-100, le=1000)
-    has_bank_loan: bool | None = None
-    premises: Premises | None = None
-    vat_small_scale: bool | None = None
-    as_of: AsOf = Field(
-        None,
-        description="Match as of this date (2019 to ten years from now); default today.",
-    )
 
 
 class ErrorsOut(Schema):
@@ -163,7 +103,30 @@ class ApiKeyAuth(APIKeyHeader):
         return keys.api_key_check(key)
 
 
-api = NinjaAPI(
+class ReliefMatchAPI(NinjaAPI):
+    """The API, with the contract's request schemas among the OpenAPI components."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        document = super().get_openapi_schema(*args, **kwargs)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ProfileIn"] = profile_schema()
+        schemas["ScreeningIn"] = SCREENING_SCHEMA
+        return document
+
+
+def json_body(name: str) -> dict[str, Any]:
+    """Return the OpenAPI description of a JSON body with the named schema."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+            },
+        }
+    }
+
+
+api = ReliefMatchAPI(
     title="ReliefMatch API",
     version="1",
     description=(
@@ -177,99 +140,10 @@ api = NinjaAPI(
 )
 
 
-#: Pydantic's error types -> our own messages, so that every message of a 422
-#: follows the request's language (pydantic's own are English only). A type
-#: that is not listed gets GENERIC_MESSAGE.
-NUMBER = _("Enter a number.")
-WHOLE_NUMBER = _("Enter a whole number.")
-CHOICE = _("Choose one of the listed options.")
-DATE = _("Enter a valid date.")
-LIST = _("Give a list of choices.")
-YES_NO = _("Answer yes or no.")
-ERROR_MESSAGES: dict[str, Promise] = {
-    "missing": _("This field is required."),
-    "int_type": WHOLE_NUMBER,
-    "int_parsing": WHOLE_NUMBER,
-    "int_parsing_size": WHOLE_NUMBER,
-    "int_from_float": WHOLE_NUMBER,
-    "float_type": NUMBER,
-    "float_parsing": NUMBER,
-    "decimal_type": NUMBER,
-    "decimal_parsing": NUMBER,
-    "decimal_max_digits": NUMBER,
-    "decimal_max_places": NUMBER,
-    "decimal_whole_digits": NUMBER,
-    "finite_number": NUMBER,
-    "literal_error": CHOICE,
-    "enum": CHOICE,
-    "bool_type": YES_NO,
-    "bool_parsing": YES_NO,
-    "string_type": _("Enter text."),
-    "string_unicode": _("Enter text."),
-    "list_type": LIST,
-    "set_type": LIST,
-    "tuple_type": LIST,
-    "too_short": _("Choose at least one."),
-    "dict_type": _("A profile must be an object of fields."),
-    "model_type": _("A profile must be an object of fields."),
-    "model_attributes_type": _("A profile must be an object of fields."),
-    "extra_forbidden": _("Unknown field."),
-    "json_invalid": _("The request body is not valid JSON."),
-    "json_type": _("The request body is not valid JSON."),
-    "date_type": DATE,
-    "date_parsing": DATE,
-    "date_from_datetime_parsing": DATE,
-    "date_from_datetime_inexact": DATE,
-    "date_past": DATE,
-    "date_future": DATE,
-}
-GENERIC_MESSAGE = _("Enter a valid value.")
-#: Bounds: the limit from the error's context goes into the message.
-BOUND_MESSAGES: dict[str, tuple[Promise, str]] = {
-    "greater_than_equal": (_("Enter a number of at least %(min)s."), "ge"),
-    "greater_than": (_("Enter a number greater than %(min)s."), "gt"),
-    "less_than_equal": (_("Enter a number of at most %(max)s."), "le"),
-    "less_than": (_("Enter a number less than %(max)s."), "lt"),
-}
-
-
-def error_message(error: dict[str, Any]) -> str:
-    """Return one pydantic error as a message in the active language."""
-    kind = str(error.get("type", ""))
-    context = error.get("ctx") or {}
-    if kind == "as_of_range":  # our own, already translated
-        return str(error.get("msg", ""))
-    if kind in BOUND_MESSAGES:
-        message, key = BOUND_MESSAGES[kind]
-        limit = context.get(key, "")
-        placeholder = "min" if key.startswith("g") else "max"
-        return str(message) % {placeholder: limit}
-    if kind == "string_too_long":
-        limit = int(context.get("max_length", 0))
-        return ngettext(
-            "Use at most %(max)s character.", "Use at most %(max)s characters.", limit
-        ) % {"max": limit}
-    if kind == "too_long":
-        return str(_("Too many choices."))
-    return str(ERROR_MESSAGES.get(kind, GENERIC_MESSAGE))
-
-
-@api.exception_handler(NinjaValidationError)
-def validation_errors(request: HttpRequest, exc: NinjaValidationError):
-    """Answer 422 with every problem by field, in the request's language."""
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors:
-        location = [
-            str(part)
-            for part in error.get("loc", ())
-            if part not in ("body", "payload", "query")
-        ]
-        field_name = location[0] if location else "__all__"
-        messages = errors.setdefault(field_name[:64], [])
-        message = error_message(error)
-        if message not in messages:  # one per field and kind: not one per list item
-            messages.append(message)
-    return api.create_response(request, {"errors": errors}, status=422)
+@api.exception_handler(BodyError)
+def body_errors(request: HttpRequest, exc: BodyError):
+    """Answer a refused body with its status and problems."""
+    return api.create_response(request, exc.content, status=exc.status)
 
 
 #: ninja's own English details of its 4xx answers -> messages in the request's language.
@@ -295,31 +169,71 @@ def http_errors(request: HttpRequest, exc: HttpError):
     "/match",
     response={200: dict[str, Any], 422: ErrorsOut, **COMMON},
     summary="Match a profile",
+    openapi_extra=json_body("ProfileIn"),
 )
-def match(request: HttpRequest, payload: ProfileIn):
+def match(request: HttpRequest):
     """Return the ranked results for a profile: the same as `manage.py match --format json`."""
-    data = payload.dict(exclude_unset=True)
-    as_of = data.pop("as_of", None)
-    try:
-        profile = contract.parse_profile(data)
-    except contract.ProfileError as error:
-        return Status(422, {"errors": error.errors})
+    profile, as_of = read_profile(read_body(request))
     report = store.run_match(profile=profile, as_of=as_of or timezone.localdate())
     return Status(200, report.to_dict())
+
+
+NEED_CODES = contract.FIELDS["needs"].codes
+
+
+def read_need(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in NEED_CODES:
+        raise contract.FieldProblem(_("Choose one of the listed options."))
+    return str(value)
+
+
+def read_provider(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if len(value) > 64:
+        raise contract.FieldProblem(too_long(64))
+    return str(value)
 
 
 @api.get(
     "/programmes",
     response={200: dict[str, Any], 422: ErrorsOut, **COMMON},
     summary="List programmes",
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "query",
+                "name": "provider",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 64},
+            },
+            {
+                "in": "query",
+                "name": "need",
+                "required": False,
+                "schema": {"type": "string", "enum": list(NEED_CODES)},
+            },
+            {
+                "in": "query",
+                "name": "open_on",
+                "required": False,
+                "schema": {"type": "string", "format": "date"},
+            },
+        ]
+    },
 )
-def programmes(
-    request: HttpRequest,
-    provider: str | None = Query(None, max_length=64),
-    need: Need | None = None,  # type: ignore[valid-type]
-    open_on: datetime.date | None = None,
-):
+def programmes(request: HttpRequest):
     """Return the catalogue with rules, availability on `open_on` (default today) and sources."""
+    problems: dict[str, list[str]] = {}
+    provider = read_field(
+        problems, "provider", read_provider, request.GET.get("provider")
+    )
+    need = read_field(problems, "need", read_need, request.GET.get("need"))
+    open_on = read_field(problems, "open_on", read_open_on, request.GET.get("open_on"))
+    if problems:
+        return Status(422, {"errors": problems})
     catalogue = store.current_catalogue()
     day = open_on or timezone.localdate()
     selected = [
@@ -334,6 +248,16 @@ def programmes(
         "as_of": day.isoformat(),
         "programmes": [programme_out(p, day) for p in selected],
     }
+
+
+def read_open_on(value: Any) -> datetime.date | None:
+    """Return a listing's date: any valid ISO date, not only the as-of range."""
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise contract.FieldProblem(_("Enter a valid date.")) from None
 
 
 @api.get(
@@ -360,23 +284,18 @@ def programme_out(programme: matching.Programme, day: datetime.date) -> dict[str
 # -- bulk screening -------------------------------------------------------------------
 
 
-class ScreeningIn(Schema):
-    profiles: list[dict[str, Any]] = Field(
-        ..., min_length=1, max_length=MAX_SCREENING_ROWS
-    )
-    as_of: AsOf = None
-
-
 @api.post(
     "/screenings",
     auth=ApiKeyAuth(),
     throttle=[DatabaseThrottle("screenings", "API_SCREENING_RATE_LIMIT")],
     response={200: dict[str, Any], 401: DetailOut, 422: ErrorsOut, **COMMON},
     summary="Screen many profiles",
+    openapi_extra=json_body("ScreeningIn"),
 )
-def screenings(request: HttpRequest, payload: ScreeningIn):
+def screenings(request: HttpRequest):
     """Screen up to 1,000 profiles (JSON) at once; each row gets its results or its own errors."""
-    return Status(200, screen(payload.profiles, payload.as_of or timezone.localdate()))
+    rows, as_of = read_screening(read_body(request))
+    return Status(200, screen(rows, as_of or timezone.localdate()))
 
 
 @api.post(
@@ -385,9 +304,38 @@ def screenings(request: HttpRequest, payload: ScreeningIn):
     throttle=[DatabaseThrottle("screenings", "API_SCREENING_RATE_LIMIT")],
     response={200: dict[str, Any], 401: DetailOut, 422: ErrorsOut, **COMMON},
     summary="Screen a CSV of profiles",
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "query",
+                "name": "as_of",
+                "required": False,
+                "schema": {"type": "string", "format": "date"},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                }
+            },
+        },
+    },
 )
-def screenings_csv(request: HttpRequest, file: File[UploadedFile], as_of: AsOf = None):
+def screenings_csv(request: HttpRequest):
     """Screen an uploaded CSV whose columns are the contract's field names (sets as `a;b`)."""
+    problems: dict[str, list[str]] = {}
+    file = request.FILES.get("file")
+    if file is None:
+        problems["file"] = [str(_("This field is required."))]
+    as_of = read_field(problems, "as_of", read_as_of, request.GET.get("as_of"))
+    if problems:
+        return Status(422, {"errors": problems})
     rows, problem = read_screening_csv(file)
     if problem:
         return Status(422, {"errors": {"file": [problem]}})

@@ -146,7 +146,7 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
             value = (value or "").strip()
             if value == "":
                 continue
-            if key in ("export_markets", "platforms", "needs"):
+            if key in contract.MASKED_FIELDS:  # sets are written a;b
                 row[key] = [v.strip() for v in value.split(";") if v.strip()]
             else:
                 row[key] = value

@@ -27,7 +27,7 @@ from django.views.decorators.cache import never_cache
 from programs.api import screening
 from programs.catalogue import store
 from programs.engine import contract
-from programs.journey.forms import as_of_problem
+from programs.engine.matching import as_of_problem
 from programs.staff import match_report
 
 #: Rows with errors listed on the summary page; the download has them all.

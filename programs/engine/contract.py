@@ -722,8 +722,9 @@ def _is_blank(value: Any) -> bool:
 def parse_profile(data: Mapping[str, Any]) -> Profile:
     """Return a Profile from contract fields, or raise ProfileError with every problem.
 
-    Accepts JSON values or strings (from CSV); unknown keys are errors, so a
-    misspelt field never silently becomes "not answered".
+    Accepts JSON values, and numbers and yes/no answers as text (from CSV);
+    a set is a list of codes. Unknown keys are errors, so a misspelt field
+    never silently becomes "not answered".
     """
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
@@ -750,9 +751,9 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:  # noqa: C901 - one branch pe
     if spec.kind is FieldKind.MULTI:
         if raw is None:
             if spec.required:
-                raise FieldProblem(_("Choose at least one."))
+                raise FieldProblem(_("This field is required."))
             return None
-        items = raw.split(",") if isinstance(raw, str) else raw
+        items = raw
         if not isinstance(items, list | tuple | set | frozenset):
             raise FieldProblem(_("Give a list of choices."))
         if len(items) > spec.max_items:
@@ -789,10 +790,13 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:  # noqa: C901 - one branch pe
             return to_bool(raw)
         except ValueError:
             raise FieldProblem(_("Answer yes or no.")) from None
+    whole = spec.kind is FieldKind.INTEGER
     try:
         number = to_decimal(raw)
     except (TypeError, ValueError, InvalidOperation):
-        raise FieldProblem(_("Enter a number.")) from None
+        raise FieldProblem(
+            _("Enter a whole number.") if whole else _("Enter a number.")
+        ) from None
     if spec.minimum is not None and number < spec.minimum:
         raise FieldProblem(
             _("Enter a number of at least %(min)s.") % {"min": spec.minimum}
@@ -801,7 +805,7 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:  # noqa: C901 - one branch pe
         raise FieldProblem(
             _("Enter a number of at most %(max)s.") % {"max": spec.maximum}
         )
-    if spec.kind is FieldKind.INTEGER:
+    if whole:
         if number != number.to_integral_value():
             raise FieldProblem(_("Enter a whole number."))
         return int(number)

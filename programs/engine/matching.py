@@ -47,6 +47,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -124,6 +125,18 @@ SHOWN_TIERS: tuple[Tier, ...] = (Tier.ELIGIBLE, Tier.POSSIBLY_ELIGIBLE, Tier.NEA
 def tier_of(outcome: str, near_miss: bool) -> Tier:
     """Return the tier of an outcome and near-miss flag (as stored results keep them)."""
     return Tier.NEAR_MISS if near_miss else Tier(outcome)
+
+
+#: Answers are given as of a day from this one to ten years after today.
+EARLIEST_AS_OF = datetime.date(2019, 1, 1)
+
+
+def as_of_problem(as_of: datetime.date) -> Promise | None:
+    """Return why an as-of date is refused (a lazy message), or None if it is fine."""
+    latest = timezone.localdate() + datetime.timedelta(days=3650)
+    if not EARLIEST_AS_OF <= as_of <= latest:
+        return _("Choose a date between 2019 and ten years from now.")
+    return None
 
 
 class Availability(StrEnum):

@@ -15,27 +15,17 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from programs.engine import contract
 from programs.engine.contract import PROFILE_FIELDS, FieldKind, Section
+from programs.engine.matching import as_of_problem
 
 NONE = "none"  # "none of these", distinct from "not answered"
 SKIP = _("Not sure / skip")
-EARLIEST_AS_OF = datetime.date(2019, 1, 1)
 #: A choice field with more options than this is a drop-down, not radio buttons.
 RADIO_LIMIT = 12
-
-
-def as_of_problem(as_of: datetime.date) -> Promise | None:
-    """Return why an as-of date is refused (a lazy message), or None if it is fine."""
-    if not (
-        EARLIEST_AS_OF <= as_of <= timezone.localdate() + datetime.timedelta(days=3650)
-    ):
-        return _("Choose a date between 2019 and ten years from now.")
-    return None
 
 
 def no_control_characters(value: str) -> None:
