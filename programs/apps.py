@@ -6,3 +6,7 @@ class ProgramsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "programs"
     verbose_name = _("relief programmes")
+
+    def ready(self) -> None:
+        # Registers the system checks; models are loaded by now.
+        from programs import checks  # noqa: F401

@@ -493,6 +493,7 @@ DERIVED: tuple[FieldSpec, ...] = (
         _("industry"),
         FieldKind.CHOICE,
         INDUSTRIES,
+        required=True,  # always known: it follows from the business type
         derived=True,
         settled_by=("business_type",),
     ),
