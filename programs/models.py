@@ -280,6 +280,13 @@ class BusinessProfile(models.Model):
         _("revenue change (%)"), max_digits=6, decimal_places=2, null=True, blank=True
     )
     has_bank_loan = models.BooleanField(_("has a bank loan"), null=True, blank=True)
+    bank_credit_cny = models.DecimalField(
+        _("total bank credit (CNY)"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
     premises = models.CharField(
         _("premises"), max_length=32, choices=contract.PREMISES, null=True, blank=True
     )

@@ -426,6 +426,18 @@ class Profile:
         question=_("Do you have a bank loan?"),
         section=Section.SIZE_AND_MONEY,
     )
+    bank_credit_cny: Decimal | None = answer(
+        FieldKind.DECIMAL,
+        _("total bank credit (CNY)"),
+        minimum=0,
+        maximum=10**13,
+        question=_("How much credit do banks give you in total (CNY)?"),
+        help_text=_(
+            "All loans and credit lines together. Inclusive small-business loans are "
+            "for a total of RMB 10 million or less."
+        ),
+        section=Section.SIZE_AND_MONEY,
+    )
     premises: str | None = answer(
         FieldKind.CHOICE,
         _("premises"),
