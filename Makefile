@@ -34,9 +34,10 @@ run: demo ## Set up and start the app with demo data on http://127.0.0.1:8000
 test: install ## Set up and run the whole test suite (DATABASE_URL picks the database)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy programs reliefmatch
 
 format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
@@ -32,8 +35,12 @@ from programs.models import (
     Source,
     StoredResult,
 )
-from programs.staff import exports, match_report
+from programs.staff import charts, exports, match_report
 from programs.staff.forms import ReportFilterForm
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django_stubs_ext import StrPromise
 
 # -- forms --------------------------------------------------------------------
 
@@ -72,13 +79,14 @@ class CriterionForm(forms.ModelForm):
             "explanation_zh_hans": forms.Textarea(attrs={"rows": 2, "cols": 30}),
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["value"] = value_as_text(self.instance.value)
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean() returns cleaned_data
         field_name, operator, value = (
             cleaned.get("field"),
             cleaned.get("operator"),
@@ -160,16 +168,17 @@ class ProgrammeForm(forms.ModelForm):
         model = Programme
         fields = ["needs"]  # the admin's fieldsets add the rest
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["loaded_version"] = programme_version(self.instance.pk)
 
-    def clean_needs(self):
+    def clean_needs(self) -> list[str]:
         return sorted(self.cleaned_data["needs"])
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean() returns cleaned_data
         loaded = cleaned.get("loaded_version")
         if self.instance.pk and loaded:
             if transaction.get_connection().in_atomic_block:
@@ -230,10 +239,14 @@ class OpenNowFilter(admin.SimpleListFilter):
     title = _("open today")
     parameter_name = "open"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, StrPromise]]:
         return [("yes", _("Open today")), ("no", _("Not open today"))]
 
-    def queryset(self, request, queryset):
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Programme]
+    ) -> QuerySet[Programme]:
         today = timezone.localdate()
         open_now = (
             Q(status=Programme.Status.ACTIVE)
@@ -282,21 +295,30 @@ def describe_impact(
     return message, figures
 
 
+#: The request attribute that carries a programme's rules from before a save.
+RULES_BEFORE = "_rules_before"
+
+
 class ImpactMixin:
     """Capture a programme's rules before a save and report the impact after it."""
 
+    # Provided by the ModelAdmin this is mixed into.
+    message_user: Callable[[HttpRequest, str, int], None]
+
     def remember_rules(self, request: HttpRequest, programme_pk: int | None) -> None:
-        request._rules_before = (
-            store.programme_rules(store.programme_queryset().get(pk=programme_pk))
-            if programme_pk
-            else None
+        setattr(
+            request,
+            RULES_BEFORE,
+            (
+                store.programme_rules(store.programme_queryset().get(pk=programme_pk))
+                if programme_pk
+                else None
+            ),
         )
 
     def report_impact(self, request: HttpRequest, programme_pk: int) -> None:
         after = store.programme_rules(store.programme_queryset().get(pk=programme_pk))
-        message, _figures = describe_impact(
-            getattr(request, "_rules_before", None), after
-        )
+        message, _figures = describe_impact(getattr(request, RULES_BEFORE, None), after)
         self.message_user(request, message, messages.INFO)
 
 
@@ -314,11 +336,12 @@ class ProviderAdmin(SimpleHistoryAdmin):
     description=_("Recompute stored results for the selected programmes"),
     permissions=["change"],
 )
-def rematch_selected(modeladmin, request, queryset):
-    from programs.management.commands.rematch import describe_rematch
+def rematch_selected(
+    modeladmin: ProgrammeAdmin, request: HttpRequest, queryset: QuerySet[Programme]
+) -> None:
 
     report = sql.rematch(slugs=list(queryset.values_list("slug", flat=True)))
-    modeladmin.message_user(request, describe_rematch(report), messages.INFO)
+    modeladmin.message_user(request, report.describe(), messages.INFO)
 
 
 @admin.register(Programme)
@@ -385,7 +408,7 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
         (_("Rule changes"), {"fields": ["rule_history", "updated_at"]}),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Programme]:
         return (
             super()
             .get_queryset(request)
@@ -432,15 +455,23 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
             ),
         )
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Programme, form: ProgrammeForm, change: bool
+    ) -> None:
         self.remember_rules(request, obj.pk if change else None)
         super().save_model(request, obj, form, change)
 
-    def save_related(self, request, form, formsets, change):
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: ProgrammeForm,
+        formsets: Iterable[BaseInlineFormSet[Any, Programme, Any]],
+        change: bool,
+    ) -> None:
         super().save_related(request, form, formsets, change)
         self.report_impact(request, form.instance.pk)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "impact/",
@@ -450,7 +481,7 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
             *super().get_urls(),
         ]
 
-    def impact_view(self, request):
+    def impact_view(self, request: HttpRequest) -> TemplateResponse:
         """Show every programme's outcome counts over all stored profiles (one query).
 
         A partner sees only their own provider's programmes.
@@ -506,7 +537,9 @@ class CriterionAdmin(ImpactMixin, SimpleHistoryAdmin):
     ]
     list_select_related = ["programme"]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Criterion, form: CriterionForm, change: bool
+    ) -> None:
         self.remember_rules(request, obj.programme_id)
         super().save_model(request, obj, form, change)
         self.report_impact(request, obj.programme_id)
@@ -516,15 +549,27 @@ def not_partner(request: HttpRequest) -> bool:
     return match_report.partner_provider_id(request.user) is None
 
 
+class RowExporter(Protocol):
+    """A model admin that exports the result rows behind its selected objects."""
+
+    def export_rows(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> QuerySet[StoredResult]: ...
+
+
 @admin.action(description=_("Export selected as CSV"), permissions=["view"])
-def export_csv(modeladmin, request, queryset):
+def export_csv(
+    modeladmin: RowExporter, request: HttpRequest, queryset: QuerySet[Any]
+) -> HttpResponseBase:
     return exports.csv_response(
         modeladmin.export_rows(request, queryset), "reliefmatch-selected.csv"
     )
 
 
 @admin.action(description=_("Export selected as XLSX"), permissions=["view"])
-def export_xlsx(modeladmin, request, queryset):
+def export_xlsx(
+    modeladmin: RowExporter, request: HttpRequest, queryset: QuerySet[Any]
+) -> HttpResponseBase:
     return exports.xlsx_response(
         modeladmin.export_rows(request, queryset), "reliefmatch-selected.xlsx"
     )
@@ -547,16 +592,24 @@ class BusinessProfileAdmin(admin.ModelAdmin):
     exclude = ["token_hash"]
     actions = [export_csv, export_xlsx]
 
-    def has_view_permission(self, request, obj=None):
+    def has_view_permission(
+        self, request: HttpRequest, obj: BusinessProfile | None = None
+    ) -> bool:
         return not_partner(request) and super().has_view_permission(request, obj)
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(
+        self, request: HttpRequest, obj: BusinessProfile | None = None
+    ) -> bool:
         return not_partner(request) and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(
+        self, request: HttpRequest, obj: BusinessProfile | None = None
+    ) -> bool:
         return not_partner(request) and super().has_delete_permission(request, obj)
 
-    def export_rows(self, request, queryset):
+    def export_rows(
+        self, request: HttpRequest, queryset: QuerySet[BusinessProfile]
+    ) -> QuerySet[StoredResult]:
         return match_report.report_queryset(user=request.user).filter(
             profile__in=queryset
         )
@@ -585,24 +638,28 @@ class StoredResultAdmin(admin.ModelAdmin):
     list_select_related = ["profile", "programme"]
     actions = [export_csv, export_xlsx]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StoredResult]:
         queryset = super().get_queryset(request)
         if (provider_id := match_report.partner_provider_id(request.user)) is not None:
             queryset = queryset.filter(programme__provider_id=provider_id)
         return queryset
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(
+        self, request: HttpRequest, obj: StoredResult | None = None
+    ) -> bool:
         return False
 
-    def export_rows(self, request, queryset):
+    def export_rows(
+        self, request: HttpRequest, queryset: QuerySet[StoredResult]
+    ) -> QuerySet[StoredResult]:
         return match_report.report_queryset(user=request.user).filter(
             pk__in=queryset.values("pk")
         )
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "report/",
@@ -617,7 +674,7 @@ class StoredResultAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def filter_form(self, request) -> ReportFilterForm:
+    def filter_form(self, request: HttpRequest) -> ReportFilterForm:
         provider_id = match_report.partner_provider_id(request.user)
         programmes = Programme.objects.select_related("provider").order_by("slug")
         providers = Provider.objects.order_by("name_en")
@@ -630,9 +687,8 @@ class StoredResultAdmin(admin.ModelAdmin):
             providers=[(p.slug, str(p)) for p in providers],
         )
 
-    def report_view(self, request):
+    def report_view(self, request: HttpRequest) -> TemplateResponse:
         """The match report: filters, summary counts, charts and export links."""
-        from programs.staff import charts
 
         match_report.check_access(request.user)
         form = self.filter_form(request)
@@ -659,7 +715,7 @@ class StoredResultAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/programs/match_report.html", context)
 
-    def report_export(self, request, fmt: str):
+    def report_export(self, request: HttpRequest, fmt: str) -> HttpResponseBase:
         match_report.check_access(request.user)
         report_filters = self.filter_form(request).to_filters()
         queryset = match_report.report_queryset(
@@ -702,7 +758,9 @@ class PartnerAccountAdmin(admin.ModelAdmin):
 
 
 @admin.action(description=_("Revoke selected keys"), permissions=["change"])
-def revoke_keys(modeladmin, request, queryset):
+def revoke_keys(
+    modeladmin: ApiKeyAdmin, request: HttpRequest, queryset: QuerySet[ApiKey]
+) -> None:
     revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
     modeladmin.message_user(
         request, gettext("%(n)s keys revoked.") % {"n": revoked}, messages.SUCCESS
@@ -740,11 +798,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ]
     actions = [revoke_keys]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: ApiKey, form: Any, change: bool
+    ) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        row, key = keys.api_key_create(name=obj.name, created_by=request.user)
+        # Only signed-in staff get this far: the user is never anonymous.
+        row, key = keys.api_key_create(
+            name=obj.name, created_by=cast("User", request.user)
+        )
         obj.pk = row.pk
         obj.prefix, obj.key_hash, obj.created_at = (
             row.prefix,
@@ -761,5 +824,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ApiKey | None = None
+    ) -> bool:
         return False  # revoke instead, so the record of who had a key stays

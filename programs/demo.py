@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import TypeVar
 
 from programs.engine import contract
 
@@ -71,7 +72,10 @@ NEEDS_FOR_TYPE = {
 }
 
 
-def _maybe(rng: random.Random, value, answered: float = 0.85):
+_T = TypeVar("_T")
+
+
+def _maybe(rng: random.Random, value: _T, answered: float = 0.85) -> _T | None:
     return value if rng.random() < answered else None
 
 

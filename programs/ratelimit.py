@@ -20,6 +20,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -69,7 +70,7 @@ def form_rate_limited(view: View) -> View:
     """Refuse a POST over FORM_RATE_LIMIT from one client address with a 429 page."""
 
     @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         rate = parse_rate(getattr(settings, "FORM_RATE_LIMIT", ""))
         if request.method == "POST" and rate is not None:
             limit, period = rate

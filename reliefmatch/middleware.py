@@ -123,7 +123,7 @@ class RequestBodyLimitMiddleware:
         # No declared length (a chunked body): cap what can be read of it.
         # HttpRequest reads its body from the private ``_stream`` only.
         stream = CappedStream(request._stream, limit)
-        request._stream = stream
+        request._stream = stream  # type: ignore[assignment]  # reads like the stream it wraps
         response = self.get_response(request)
         if stream.exceeded:
             return too_large_response(request)

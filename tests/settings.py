@@ -14,7 +14,7 @@ STORAGES = {
 }
 
 # Serve static files from the apps' folders, as in development, without collectstatic.
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]  # no collectstatic in tests
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 

@@ -33,7 +33,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from programs.api import keys
-from programs.catalogue import loader
 from programs.journey import alerts, kept
 from programs.models import (
     ApiKey,
@@ -71,11 +70,6 @@ OWNER_B = {
     "needs": ["rent_relief"],
     "email": "b@example.com",
 }
-
-
-@pytest.fixture
-def catalogue():
-    loader.load_catalogue()
 
 
 def keep(client, answers) -> str:

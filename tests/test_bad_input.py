@@ -25,10 +25,9 @@ from django.utils import translation
 from django.utils.html import escape
 
 from programs.api import keys
-from programs.catalogue import loader
 from programs.engine import contract
 from programs.models import BusinessProfile, SentAlert, StoredResult
-from tests.test_journey import STALL
+from tests.builders import STALL
 
 pytestmark = pytest.mark.django_db
 
@@ -176,12 +175,6 @@ def snapshot() -> list[Any]:
         list(BusinessProfile.objects.order_by("pk").values()),
         list(StoredResult.objects.order_by("pk").values()),
     ]
-
-
-@pytest.fixture
-def catalogue():
-    """The shipped catalogue, for tests that get as far as matching."""
-    loader.load_catalogue()
 
 
 # -- the profile form -----------------------------------------------------------------

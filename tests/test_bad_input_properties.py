@@ -26,7 +26,6 @@ from django.http import QueryDict
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from programs.catalogue import loader
 from programs.engine import contract
 from programs.engine.text import jsonable
 from programs.journey.forms import ConsentForm, ProfileForm
@@ -203,11 +202,6 @@ def stored() -> tuple[int, int, int]:
         StoredResult.objects.count(),
         SentAlert.objects.count(),
     )
-
-
-@pytest.fixture
-def catalogue():
-    loader.load_catalogue()
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ def test_the_check_runs_with_manage_py_check():
 
 @isolate_apps("programs")
 def test_a_contract_field_without_a_column_fails_the_check():
-    class Drifted(models.Model):
+    class Drifted(models.Model):  # noqa: DJ008 - a throwaway model, never shown
         province = models.CharField(max_length=5, choices=PROVINCES)
 
         class Meta:
@@ -45,7 +45,7 @@ def test_a_contract_field_without_a_column_fails_the_check():
 
 @isolate_apps("programs")
 def test_a_column_of_the_wrong_kind_or_shape_fails_the_check():
-    class Drifted(models.Model):
+    class Drifted(models.Model):  # noqa: DJ008 - a throwaway model, never shown
         province = models.CharField(max_length=5, choices=PROVINCES[:3])
         employees = models.DecimalField(max_digits=9, decimal_places=2, null=True)
         export_share_pct = models.DecimalField(

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.test_services import SMALL_CATALOGUE
+from tests.builders import SMALL_CATALOGUE
 
 pytestmark = pytest.mark.django_db
 

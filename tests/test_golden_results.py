@@ -20,8 +20,8 @@ from django.core.management import call_command
 from django.utils import translation
 
 from programs.catalogue import loader
+from tests.builders import PROFILES
 
-PROFILES = Path(__file__).parent / "profiles"
 GOLDEN = Path(__file__).parent / "golden" / "results.json"
 
 pytestmark = pytest.mark.django_db

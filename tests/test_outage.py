@@ -15,13 +15,13 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from programs.catalogue import loader, store
+from programs.catalogue import store
 from programs.journey import kept
 from programs.models import BusinessProfile, StoredResult
 from reliefmatch.middleware import DATABASE_UNAVAILABLE_MESSAGE
-from tests.test_journey import STALL
+from tests.builders import STALL
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 API_PROFILE = {
     "business_type": "street_stall",
@@ -30,11 +30,6 @@ API_PROFILE = {
     "needs": ["financing"],
 }
 ENGLISH = DATABASE_UNAVAILABLE_MESSAGE
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
 
 
 def stored() -> tuple[int, int]:

@@ -21,13 +21,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils.html import escape
 
-from programs.catalogue import loader
 from programs.models import BusinessProfile
 from tests.builders import make_profile
 from tests.factories import CriterionFactory, ProgrammeFactory, kept_profile
 from tests.pdfs import pdf_text
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 #: Breaks out of an attribute and a text node; none of it may reach a page raw.
 PAYLOAD = '"><img src=x onerror=alert(1)><script>alert("rm")</script>'
@@ -47,11 +46,6 @@ ANSWERS = {
     "as_of": "2020-06-15",
 }
 AS_OF = datetime.date(2020, 6, 15)
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
 
 
 def assert_escaped(html: str, text: str = PAYLOAD) -> None:

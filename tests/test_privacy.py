@@ -14,23 +14,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from programs.api import keys
-from programs.catalogue import loader, store
+from programs.catalogue import store
 from programs.journey import alerts, kept
 from programs.models import BusinessProfile, SentAlert, StoredResult
-from tests.builders import make_profile
-from tests.test_journey import STALL
+from tests.builders import STALL, make_profile
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 EMAIL = "owner.li@example.com"
 NAME = "Li Xiaohong"
 PHONE = "138 0013 8000"
 CONTACT = {"email": EMAIL, "contact_name": NAME, "contact_phone": PHONE}
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
 
 
 def stored_anywhere(*texts: str) -> set[str]:

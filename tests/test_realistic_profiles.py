@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from programs.catalogue import loader
-
-PROFILES = Path(__file__).parent / "profiles"
+from tests.builders import PROFILES
 
 pytestmark = pytest.mark.django_db
 

@@ -29,7 +29,6 @@ from django.utils import timezone
 from gunicorn.config import Config
 
 from programs.api import keys, screening
-from programs.catalogue import loader
 from programs.journey import alerts
 from programs.models import BusinessProfile, ThrottleCount
 from reliefmatch.logging import RedactSecrets, redact
@@ -37,7 +36,7 @@ from reliefmatch.middleware import RequestBodyLimitMiddleware, client_ip
 from tests.builders import make_profile
 from tests.factories import kept_profile
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOGIN = reverse("admin:login")
@@ -53,11 +52,6 @@ STALL = {
     "needs": ["financing", "stock_sourcing"],
     "as_of": "2020-06-15",
 }
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -44,6 +44,9 @@ from programs.api.screening import read_screening_csv, screen
 from programs.catalogue import store
 from programs.engine import contract, matching
 from programs.ratelimit import parse_rate
+
+if TYPE_CHECKING:
+    from programs.models import ApiKey
 
 
 class ErrorsOut(Schema):
@@ -94,7 +97,7 @@ class ApiKeyAuth(APIKeyHeader):
 
     param_name = "X-API-Key"
 
-    def authenticate(self, request: HttpRequest, key: str | None):
+    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
         # Only what api_key_create makes can be a key; anything else (a NUL,
         # which PostgreSQL refuses in a query, or other control characters)
         # never reaches the database.
@@ -141,7 +144,7 @@ api = ReliefMatchAPI(
 
 
 @api.exception_handler(BodyError)
-def body_errors(request: HttpRequest, exc: BodyError):
+def body_errors(request: HttpRequest, exc: BodyError) -> HttpResponse:
     """Answer a refused body with its status and problems."""
     return api.create_response(request, exc.content, status=exc.status)
 
@@ -155,7 +158,7 @@ HTTP_MESSAGES: dict[str, Promise] = {
 
 
 @api.exception_handler(HttpError)
-def http_errors(request: HttpRequest, exc: HttpError):
+def http_errors(request: HttpRequest, exc: HttpError) -> HttpResponse:
     """Answer ninja's 4xx with a detail in the request's language."""
     detail = str(exc)
     for english, message in HTTP_MESSAGES.items():
@@ -171,7 +174,7 @@ def http_errors(request: HttpRequest, exc: HttpError):
     summary="Match a profile",
     openapi_extra=json_body("ProfileIn"),
 )
-def match(request: HttpRequest):
+def match(request: HttpRequest) -> Status[dict[str, Any]]:
     """Return the ranked results for a profile: the same as `manage.py match --format json`."""
     profile, as_of = read_profile(read_body(request))
     report = store.run_match(profile=profile, as_of=as_of or timezone.localdate())
@@ -224,7 +227,7 @@ def read_provider(value: Any) -> str | None:
         ]
     },
 )
-def programmes(request: HttpRequest):
+def programmes(request: HttpRequest) -> Status[dict[str, Any]] | dict[str, Any]:
     """Return the catalogue with rules, availability on `open_on` (default today) and sources."""
     problems: dict[str, list[str]] = {}
     provider = read_field(
@@ -265,7 +268,7 @@ def read_open_on(value: Any) -> datetime.date | None:
     response={200: dict[str, Any], 404: DetailOut, **COMMON},
     summary="One programme",
 )
-def programme(request: HttpRequest, slug: str):
+def programme(request: HttpRequest, slug: str) -> Status[dict[str, Any]]:
     """Return one programme with its rules, availability today and sources."""
     catalogue = store.current_catalogue()
     found = catalogue.get(slug)
@@ -292,7 +295,7 @@ def programme_out(programme: matching.Programme, day: datetime.date) -> dict[str
     summary="Screen many profiles",
     openapi_extra=json_body("ScreeningIn"),
 )
-def screenings(request: HttpRequest):
+def screenings(request: HttpRequest) -> Status[dict[str, Any]]:
     """Screen up to 1,000 profiles (JSON) at once; each row gets its results or its own errors."""
     rows, as_of = read_screening(read_body(request))
     return Status(200, screen(rows, as_of or timezone.localdate()))
@@ -327,7 +330,7 @@ def screenings(request: HttpRequest):
         },
     },
 )
-def screenings_csv(request: HttpRequest):
+def screenings_csv(request: HttpRequest) -> Status[dict[str, Any]]:
     """Screen an uploaded CSV whose columns are the contract's field names (sets as `a;b`)."""
     problems: dict[str, list[str]] = {}
     file = request.FILES.get("file")
@@ -336,6 +339,7 @@ def screenings_csv(request: HttpRequest):
     as_of = read_field(problems, "as_of", read_as_of, request.GET.get("as_of"))
     if problems:
         return Status(422, {"errors": problems})
+    assert file is not None  # a missing file is one of the problems above
     rows, problem = read_screening_csv(file)
     if problem:
         return Status(422, {"errors": {"file": [problem]}})

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from programs.journey.kept import token_digest
 from programs.models import ApiKey
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def api_key_create(*, name: str, created_by=None) -> tuple[Any, str]:
+
+def api_key_create(*, name: str, created_by: User | None = None) -> tuple[ApiKey, str]:
     """Create an API key; return it and the key text, which is never stored."""
     prefix = secrets.token_hex(4)
     key = f"rm_{prefix}_{secrets.token_urlsafe(32)}"
@@ -22,7 +25,7 @@ def api_key_create(*, name: str, created_by=None) -> tuple[Any, str]:
     return row, key
 
 
-def api_key_check(key: str):
+def api_key_check(key: str) -> ApiKey | None:
     """Return the active ApiKey for a presented key, or None."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "rm" or not (8 <= len(key) <= 120):

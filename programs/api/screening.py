@@ -33,7 +33,7 @@ import datetime
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
 
@@ -41,6 +41,10 @@ from programs import cells
 from programs.catalogue import store
 from programs.engine import contract, matching
 from programs.engine.text import jsonable
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+    from django.core.files.base import File
 
 MAX_SCREENING_ROWS = 1000
 MAX_SCREENING_BYTES = 2 * 1024 * 1024
@@ -110,7 +114,7 @@ def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
     }
 
 
-def read_screening_csv(file) -> tuple[list[dict[str, Any]], str]:
+def read_screening_csv(file: File[bytes]) -> tuple[list[dict[str, Any]], str]:
     """Return the rows of an uploaded screening CSV, or a problem with the file as a whole."""
     if file.size > MAX_SCREENING_BYTES:
         return [], gettext("The file is larger than 2 MB.")
@@ -135,7 +139,7 @@ class _TooManyRows(Exception):
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for record in reader:
         if len(rows) == MAX_SCREENING_ROWS:
             raise _TooManyRows
@@ -188,7 +192,7 @@ def errors_text(errors: dict[str, list[str]]) -> str:
     )
 
 
-def write_result_csv(result: dict[str, Any], fp: TextIO) -> int:
+def write_result_csv(result: dict[str, Any], fp: SupportsWrite[str]) -> int:
     """Write one line per screened row to a text file; return the number of rows.
 
     Open the file with ``newline=""``; the caller adds a byte order mark if

@@ -10,12 +10,14 @@ actions side by side, and both work without JavaScript).
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -29,6 +31,9 @@ from programs.catalogue import store
 from programs.engine import contract
 from programs.engine.matching import as_of_problem
 from programs.staff import match_report
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 #: Rows with errors listed on the summary page; the download has them all.
 ERROR_ROWS_SHOWN = 100
@@ -57,13 +62,13 @@ class ScreeningForm(forms.Form):
             "A UTF-8 CSV file of at most 2 MB and %(rows)s rows."
         ) % {"rows": screening.MAX_SCREENING_ROWS}
 
-    def clean_as_of(self):
-        as_of = self.cleaned_data.get("as_of")
+    def clean_as_of(self) -> datetime.date | None:
+        as_of: datetime.date | None = self.cleaned_data.get("as_of")
         if as_of and (problem := as_of_problem(as_of)):
-            raise ValidationError(problem, code="as_of_range")
+            raise ValidationError(cast("StrPromise", problem), code="as_of_range")
         return as_of
 
-    def clean_file(self):
+    def clean_file(self) -> UploadedFile:
         file = self.cleaned_data["file"]
         rows, problem = screening.read_screening_csv(file)
         if problem:

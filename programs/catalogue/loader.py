@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from django.db import transaction
+from django.db import models, transaction
 
 from programs.catalogue.store import (
     build_programme,
@@ -70,7 +70,9 @@ def _programme_defaults(entry: Mapping[str, Any]) -> dict[str, Any]:
         defaults[f"{name}_en"] = entry.get(f"{name}_en", "")
         defaults[f"{name}_zh_hans"] = entry.get(f"{name}_zh_hans", "")
     for name in PLAIN_FIELDS:
-        defaults[name] = entry.get(name, Programme._meta.get_field(name).get_default())
+        # PLAIN_FIELDS are the programme's own columns, never relations.
+        column = cast("models.Field[Any, Any]", Programme._meta.get_field(name))
+        defaults[name] = entry.get(name, column.get_default())
     if defaults["apply_url"] is None:
         defaults["apply_url"] = ""
     if defaults["max_amount_cny"] is not None:
@@ -193,8 +195,8 @@ def load_catalogue(*, path: Path = CATALOGUE_FILE) -> LoadReport:
             row.save()
             for old in list(row.criteria.all()):
                 old.delete()
-            for old in list(row.sources.all()):
-                old.delete()
+            for old_source in list(row.sources.all()):
+                old_source.delete()
             report.updated.append(slug)
         # One by one, not bulk_create, so the history records every row.
         for c in criteria:

@@ -129,7 +129,15 @@ def failing_groups_expression(programme: matching.Programme) -> Any:
         Case(When(failed, then=Value(1)), default=Value(0), output_field=IntegerField())
         for _, failed in group_conditions(programme)
     ]
-    return reduce(lambda a, b: a + b, terms, Value(0, output_field=IntegerField()))
+    return _sum(terms)
+
+
+def _sum(terms: Iterable[Any]) -> Any:
+    """Return the SQL sum of integer expressions (0 when there are none)."""
+    total: Any = Value(0, output_field=IntegerField())
+    for term in terms:
+        total = total + term
+    return total
 
 
 def near_miss_expression(programme: matching.Programme) -> Case:
@@ -150,8 +158,10 @@ def near_miss_expression(programme: matching.Programme) -> Case:
 
 
 def matching_profiles(
-    queryset: QuerySet, programme: matching.Programme, outcome: matching.Outcome
-) -> QuerySet:
+    queryset: QuerySet[BusinessProfile],
+    programme: matching.Programme,
+    outcome: matching.Outcome,
+) -> QuerySet[BusinessProfile]:
     """Return the stored profiles with that outcome for the programme: one query."""
     if outcome is matching.Outcome.ELIGIBLE:
         return queryset.filter(eligible_q(programme))
@@ -176,19 +186,15 @@ def state_code(programme: matching.Programme) -> Any:
     terms = []
     for criteria in _groups(programme):
         group = ExpressionWrapper(
-            _any_of(criterion_state(c) for c in criteria), output_field=BooleanField()
+            _any(criterion_state(c) for c in criteria), output_field=BooleanField()
         )
         failed = (Value(1) - Cast(group, IntegerField())) * Value(FAILED)
         terms.append(Coalesce(failed, Value(UNKNOWN)))
-    return reduce(lambda a, b: a + b, terms, Value(0, output_field=IntegerField()))
-
-
-def _any_of(conditions: Iterable[Q]) -> Q:
-    return reduce(or_, conditions)
+    return _sum(terms)
 
 
 def outcome_counts(
-    queryset: QuerySet, programmes: Iterable[matching.Programme]
+    queryset: QuerySet[BusinessProfile], programmes: Iterable[matching.Programme]
 ) -> dict[str, dict[str, int]]:
     """Return {slug: {outcome: count, "near_miss": count}} for every programme in one query.
 
@@ -233,7 +239,9 @@ def outcome_counts(
 
 
 def transition_counts(
-    queryset: QuerySet, before: matching.Programme, after: matching.Programme
+    queryset: QuerySet[BusinessProfile],
+    before: matching.Programme,
+    after: matching.Programme,
 ) -> dict[tuple[str, str], int]:
     """Return {(outcome before, outcome after): count} over stored profiles, in one query."""
     rows = (
@@ -263,6 +271,20 @@ class RematchReport:
 
     def total_created(self) -> int:
         return sum(self.created.values())
+
+    def describe(self) -> str:
+        """Return what moved, a line per programme and change (for staff)."""
+        lines = [
+            f"Catalogue {self.catalogue_version}: {self.total_changed()} stored results changed, "
+            f"{self.total_created()} added."
+        ]
+        for slug, moves in sorted(self.changed.items()):
+            for (before, after), n in sorted(moves.items()):
+                lines.append(f"  {slug}: {n} {before} -> {after}")
+        for slug, n in sorted(self.created.items()):
+            if n:
+                lines.append(f"  {slug}: {n} added")
+        return "\n".join(lines)
 
 
 def _availability_expression(programme: matching.Programme, as_of_field: str):

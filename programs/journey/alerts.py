@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -138,7 +139,12 @@ def send_alerts(
 
 
 def send_one(
-    profile_id: int, candidates: list[Candidate], *, today, created, updated
+    profile_id: int,
+    candidates: list[Candidate],
+    *,
+    today: datetime.date,
+    created: Mapping[int, datetime.datetime],
+    updated: Mapping[int, datetime.datetime],
 ) -> list[Candidate]:
     """Record and send one owner's alerts in one transaction; return what was sent.
 
@@ -170,8 +176,10 @@ def send_one(
         ]
         if not fresh:
             return []
+        consented_at = row.alerts_consented_at
+        assert consented_at is not None  # filtered on alerts_consented_at__isnull
         since = max(
-            [row.alerts_consented_at]
+            [consented_at]
             + list(
                 SentAlert.objects.filter(profile=row).values_list("sent_at", flat=True)
             )
@@ -188,7 +196,14 @@ def send_one(
     return fresh
 
 
-def why(c: Candidate, *, since, today, created, updated) -> str:
+def why(
+    c: Candidate,
+    *,
+    since: datetime.datetime,
+    today: datetime.date,
+    created: Mapping[int, datetime.datetime],
+    updated: Mapping[int, datetime.datetime],
+) -> str:
     """Return, in the active language, why this alert is sent now."""
     if c.kind == DEADLINE:
         return gettext("You are eligible and it closes on %(date)s.") % {
@@ -224,7 +239,15 @@ def unsubscribe_link(row: BusinessProfile) -> str:
     return settings.SITE_URL + reverse("programs:unsubscribe", args=[token])
 
 
-def send_email(row, candidates, *, since, today, created, updated) -> None:
+def send_email(
+    row: BusinessProfile,
+    candidates: list[Candidate],
+    *,
+    since: datetime.datetime,
+    today: datetime.date,
+    created: Mapping[int, datetime.datetime],
+    updated: Mapping[int, datetime.datetime],
+) -> None:
     with translation.override(row.language):
         items = [
             {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
@@ -21,6 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from programs.engine import contract
 from programs.engine.contract import PROFILE_FIELDS, FieldKind, Section
 from programs.engine.matching import as_of_problem
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 NONE = "none"  # "none of these", distinct from "not answered"
 SKIP = _("Not sure / skip")
@@ -101,7 +104,9 @@ def yes_no(value: str) -> bool:
 
 def form_field(spec: contract.FieldSpec) -> forms.Field:
     """Return the form field that asks one question of the contract."""
-    label, help_text = spec.question, spec.help_text
+    # The contract's lazy texts are gettext_lazy strings, which the stubs call StrPromise.
+    label = cast("StrPromise | None", spec.question)
+    help_text = cast("StrPromise | str", spec.help_text)
     if spec.kind is FieldKind.CHOICE:
         long_list = len(spec.choices) > RADIO_LIMIT
         choices: Iterable[tuple[str, Any]] = spec.choices
@@ -147,7 +152,8 @@ def form_field(spec: contract.FieldSpec) -> forms.Field:
             max_length=spec.max_length,
             required=spec.required,
         )
-    bounds = {"min_value": spec.minimum, "max_value": spec.maximum}
+    # Decimal bounds, as the contract gives them, for IntegerField too.
+    bounds: dict[str, Any] = {"min_value": spec.minimum, "max_value": spec.maximum}
     if spec.kind is FieldKind.INTEGER:
         return forms.IntegerField(
             label=label, help_text=help_text, required=spec.required, **bounds
@@ -162,7 +168,7 @@ def form_field(spec: contract.FieldSpec) -> forms.Field:
 
 
 #: The contract's questions as a form class, one field per answer field.
-ProfileQuestions = type(forms.Form)(
+ProfileQuestions = forms.forms.DeclarativeFieldsMetaclass(
     "ProfileQuestions",
     (forms.Form,),
     {
@@ -217,7 +223,7 @@ class ProfileForm(ProfileQuestions):  # type: ignore[valid-type,misc]
     def clean_as_of(self) -> datetime.date | None:
         as_of: datetime.date | None = self.cleaned_data.get("as_of")
         if as_of and (problem := as_of_problem(as_of)):
-            raise forms.ValidationError(problem, code="as_of_range")
+            raise forms.ValidationError(cast("StrPromise", problem), code="as_of_range")
         return as_of
 
     def to_profile(self) -> contract.Profile:
@@ -317,6 +323,7 @@ class ConsentForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # forms.Form.clean() returns cleaned_data
         if cleaned.get("alerts") and not (
             cleaned.get("consent_store") and cleaned.get("email")
         ):

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.conf import settings
 from django.core import signing
@@ -34,6 +34,9 @@ from programs.models import (
     SentAlert,
     StoredResult,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 def profile_create(*, profile: Profile, **extra: Any) -> BusinessProfile:
@@ -157,6 +160,10 @@ def profile_by_token(token: str) -> BusinessProfile | None:
     return _profile_by_token(token, BusinessProfile.objects.all())
 
 
+class _WithRevision(TypedDict):
+    catalogue_revision: str | None
+
+
 def kept_profile_and_catalogue(token: str) -> tuple[BusinessProfile, Catalogue] | None:
     """Return the kept profile behind a private link and the current catalogue.
 
@@ -165,15 +172,18 @@ def kept_profile_and_catalogue(token: str) -> tuple[BusinessProfile, Catalogue] 
     """
     revision = CatalogueRevision.objects.filter(pk=1).values("token")[:1]
     rows = BusinessProfile.objects.annotate(catalogue_revision=Subquery(revision))
-    row = _profile_by_token(token, rows)
+    row: WithAnnotations[BusinessProfile, _WithRevision] | None = _profile_by_token(
+        token, rows
+    )
     if row is None:
         return None
     return row, current_catalogue(revision=row.catalogue_revision)
 
 
-def _profile_by_token(
-    token: str, rows: QuerySet[BusinessProfile]
-) -> BusinessProfile | None:
+_ProfileT = TypeVar("_ProfileT", bound=BusinessProfile)
+
+
+def _profile_by_token(token: str, rows: QuerySet[_ProfileT]) -> _ProfileT | None:
     if not (20 <= len(token) <= 200):
         return None
     if token.startswith("s."):

@@ -4,7 +4,9 @@ import datetime
 import hashlib
 import io
 import logging
+from collections.abc import Set as AbstractSet
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -33,7 +35,7 @@ from django.views.decorators.http import (
 
 from programs.catalogue import store
 from programs.engine import contract, matching
-from programs.journey import kept, personal_report
+from programs.journey import alerts, kept, personal_report
 from programs.journey.forms import ConsentForm, EmailLinkForm, ProfileForm
 from programs.models import BusinessProfile
 
@@ -222,7 +224,7 @@ def results_context(
 
 
 def hidden_pairs(
-    answers: dict, *, exclude: set[str] = frozenset()
+    answers: dict[str, Any], *, exclude: AbstractSet[str] = frozenset()
 ) -> list[tuple[str, str]]:
     pairs = []
     for name, value in answers.items():
@@ -508,8 +510,6 @@ def report_unsaved(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """Stop alert emails: one button on the page, or one POST from the mail client."""
-    from programs.journey import alerts
-
     if request.method == "POST":
         if alerts.unsubscribe(token) is None:
             raise Http404("Unknown unsubscribe link.")

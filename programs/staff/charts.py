@@ -31,6 +31,7 @@ from reportlab.lib.validators import isString
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from programs import pdf
+from programs.engine.matching import Tier
 from programs.staff import match_report
 
 WIDTH = pdf.CONTENT_WIDTH
@@ -176,7 +177,7 @@ def eligible_per_programme(summary: match_report.Summary) -> Chart:
     chart.valueAxis.strokeColor = pdf.RULE
     chart.valueAxis.visibleGrid = True
     chart.valueAxis.gridStrokeColor = pdf.SHADE
-    chart.bars[0].fillColor = pdf.TIER_COLOURS["eligible"]
+    chart.bars[0].fillColor = pdf.TIER_COLOURS[Tier.ELIGIBLE]
     chart.bars[0].strokeColor = None
     chart.barWidth = 10
     chart.barLabelFormat = _count

@@ -57,7 +57,7 @@ import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import xlsxwriter
 from django.conf import settings
@@ -65,7 +65,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Case, CharField, F, Func, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Left, NullIf, StrIndex
-from django.db.models.lookups import Exact, GreaterThan, In
+from django.db.models.lookups import Exact, GreaterThan, In, Lookup
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -83,6 +83,13 @@ from programs.engine import contract, matching
 from programs.engine.matching import Tier
 from programs.models import StoredResult
 from programs.staff import charts, match_report
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.postgresql.operations import (
+        DatabaseOperations as PostgresOperations,
+    )
+    from django.db.models.sql.compiler import SQLCompiler
 
 # --------------------------------------------------------------------------
 # Cell formats, in Python and in SQL
@@ -102,7 +109,9 @@ def neutralised(expression: Any) -> Case:
         if len(prefix) > 1:
             longer.setdefault(len(prefix), []).append(prefix)
     # One-character prefixes: one strpos() call rather than an IN list.
-    formula = [In(Left(expression, n), prefixes) for n, prefixes in longer.items()]
+    formula: list[Lookup[Any]] = [
+        In(Left(expression, n), prefixes) for n, prefixes in longer.items()
+    ]
     if characters:
         formula.insert(
             0, GreaterThan(StrIndex(Value(characters), Left(expression, 1)), 0)
@@ -139,8 +148,17 @@ class SimpleCase(Func):
         ]
         super().__init__(value, *pairs, default)
 
-    def as_sql(self, compiler, connection, **extra_context):
-        parts, params = [], []
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
         for expression in self.get_source_expressions():
             sql, expression_params = compiler.compile(expression)
             parts.append(sql)
@@ -300,7 +318,7 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
         "availability",
         _("Availability"),
         "availability",
-        Labels(matching.AVAILABILITY_LABELS),
+        Labels(matching.AVAILABILITY_LABELS.items()),
     ),
     Column("score", _("Score"), "score", NUMBER),
     Column("as_of", _("As of"), "as_of", IsoDate()),
@@ -483,7 +501,9 @@ def select_sql(queryset: QuerySet[StoredResult], expressions: Iterable[Any]) -> 
     connection = connections[queryset.db]
     values = queryset.order_by("pk").values_list(*expressions)
     sql, params = values.query.get_compiler(connection=connection).as_sql()
-    return connection.ops.compose_sql(sql, params)
+    # Only called on PostgreSQL, whose operations alone have compose_sql().
+    ops = cast("PostgresOperations", connection.ops)
+    return ops.compose_sql(sql, params)
 
 
 def copy_statement(select: str) -> str:
@@ -537,13 +557,16 @@ def csv_chunks(
     if copy is None:
         copy = formats_in_sql(queryset)
     lines: Iterable[Any]
+    join: Callable[[list[Any]], bytes]
     if copy:
         lines, join = copy_lines(queryset, spec), b"".join
     else:
         lines = python_lines(queryset, spec)
 
-        def join(parts: list[str]) -> bytes:
+        def join_text(parts: list[str]) -> bytes:
             return "".join(parts).encode()
+
+        join = join_text
 
     every = PROGRESS_EVERY
     parts: list[Any] = []
@@ -562,7 +585,7 @@ def csv_chunks(
 
 def write_csv(
     queryset: QuerySet[StoredResult],
-    fp: TextIO,
+    fp: IO[str],
     *,
     progress: Progress | None = None,
     copy: bool | None = None,
@@ -599,7 +622,9 @@ def csv_response(
     response = StreamingHttpResponse(
         _csv_stream(queryset, spec), content_type="text/csv; charset=utf-8"
     )
-    response["Content-Disposition"] = content_disposition_header(True, filename)
+    disposition = content_disposition_header(True, filename)
+    assert disposition is not None  # always a header for an attachment
+    response["Content-Disposition"] = disposition
     return response
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -63,13 +64,22 @@ class ReportFilterForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
-    def __init__(self, *args: Any, programmes=(), providers=(), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        programmes: Iterable[tuple[str, Any]] = (),
+        providers: Iterable[tuple[str, Any]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["programme"].choices = [("", _("Any")), *programmes]
-        self.fields["provider"].choices = [("", _("Any")), *providers]
+        programme = cast(forms.ChoiceField, self.fields["programme"])
+        programme.choices = [("", _("Any")), *programmes]
+        provider = cast(forms.ChoiceField, self.fields["provider"])
+        provider.choices = [("", _("Any")), *providers]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # forms.Form.clean() returns cleaned_data
         start, end = cleaned.get("submitted_from"), cleaned.get("submitted_to")
         if start and end and start > end:
             self.add_error("submitted_to", _("The end date is before the start date."))

@@ -23,6 +23,7 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from typing import Any, Protocol
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -40,6 +41,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, TruncMonth
+from django.utils.functional import Promise
 
 from programs.engine import contract, matching
 from programs.engine.matching import Tier, tier_of
@@ -53,6 +55,18 @@ from programs.models import (
 
 PERMISSION = "programs.view_match_report"
 TIERS = tuple(tier.value for tier in Tier)
+
+
+class StaffUser(Protocol):
+    """What the report asks of a user: a request's user, or a command's stand-in."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def is_active(self) -> bool: ...
+    @property
+    def is_staff(self) -> bool: ...
+    def has_perm(self, perm: str, obj: Any = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -81,13 +95,13 @@ class ReportFilters:
         return query
 
 
-def partner_provider_id(user) -> int | None:
+def partner_provider_id(user: StaffUser) -> int | None:
     """Return the provider a partner is limited to, or None for other staff."""
     account = PartnerAccount.objects.filter(user_id=user.pk).only("provider_id").first()
     return account.provider_id if account else None
 
 
-def check_access(user) -> None:
+def check_access(user: StaffUser) -> None:
     if not (user.is_active and user.is_staff and user.has_perm(PERMISSION)):
         raise PermissionDenied
 
@@ -104,7 +118,7 @@ def _shared(field: str) -> Case:
 
 
 def report_queryset(
-    *, user, filters: ReportFilters = ReportFilters()
+    *, user: StaffUser, filters: ReportFilters = ReportFilters()
 ) -> QuerySet[StoredResult]:
     """Return the stored results this user may see, filtered, with withheld contacts."""
     check_access(user)
@@ -271,7 +285,7 @@ def summary(
         purged_profiles = purged_bands["total"]
 
     province_labels = dict(contract.PROVINCES)
-    urgency_labels = dict(contract.URGENCIES)
+    urgency_labels: dict[str | None, Promise] = dict(contract.URGENCIES)
     urgency_order = [code for code, _label in contract.URGENCIES]
     return Summary(
         rows=rows,
@@ -374,7 +388,9 @@ class PurgedCounts:
     months_left_out: bool
 
 
-def purged_counts(*, user, filters: ReportFilters = ReportFilters()) -> PurgedCounts:
+def purged_counts(
+    *, user: StaffUser, filters: ReportFilters = ReportFilters()
+) -> PurgedCounts:
     """Return the tallies of purged profiles that ``summary`` adds for these filters.
 
     Every filter of the report applies to the tallies exactly as it applies

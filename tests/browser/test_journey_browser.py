@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from programs.catalogue import loader
 from programs.models import BusinessProfile, StoredResult
 from tests.browser.conftest import DESKTOP, PHONE, new_page, screenshot
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("catalogue"),
+]
 
 HEADINGS = {
     "en": {
@@ -21,11 +23,6 @@ HEADINGS = {
     },
     "zh-hans": {"results": "适合您生意的项目", "deleted": "您的数据已删除"},
 }
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
 
 
 def fill_stall_profile(page) -> None:

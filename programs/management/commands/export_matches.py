@@ -11,15 +11,17 @@ import datetime
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import QuerySet
 from django.utils import translation
 
 from programs.engine import contract
-from programs.models import Programme, Provider
+from programs.models import Programme, Provider, StoredResult
 from programs.staff import exports, match_report
 
 FORMATS = ("csv", "xlsx")
@@ -42,7 +44,7 @@ class _CommandUser:
         return True
 
 
-def _codes(choices) -> list[str]:
+def _codes(choices: Iterable[tuple[str, Any]]) -> list[str]:
     return [code for code, _label in choices]
 
 
@@ -52,7 +54,7 @@ class Command(BaseCommand):
         "The output file is written completely or not at all."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--format",
             dest="fmt",
@@ -75,7 +77,9 @@ class Command(BaseCommand):
             metavar="|".join(code for code, _name in settings.LANGUAGES),
         )
 
-    def handle(self, *args, fmt, out, language, **options):
+    def handle(
+        self, *args: Any, fmt: str | None, out: str, language: str, **options: Any
+    ) -> None:
         if fmt is None:
             fmt = Path(out).suffix.lower().removeprefix(".")
             if fmt not in FORMATS:
@@ -160,17 +164,22 @@ class Command(BaseCommand):
 
     # -- writing ---------------------------------------------------------------
 
-    def write(self, queryset, fmt: str, target: Path) -> int:
+    def write(self, queryset: QuerySet[StoredResult], fmt: str, target: Path) -> int:
         """Write to a temporary file beside target, then move it into place."""
         progress = self.progress_bar(queryset) if self.stdout.isatty() else None
-        text_mode = {"mode": "w", "encoding": "utf-8-sig", "newline": ""}
+        text_mode: dict[str, Any] = {
+            "mode": "w",
+            "encoding": "utf-8-sig",
+            "newline": "",
+        }
+        binary_mode: dict[str, Any] = {"mode": "wb"}
         try:
             tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
                 dir=target.parent,
                 prefix=".export-",
                 suffix=f".{fmt}",
                 delete=False,
-                **(text_mode if fmt == "csv" else {"mode": "wb"}),
+                **(text_mode if fmt == "csv" else binary_mode),
             )
         except OSError as error:
             raise CommandError(f"Cannot write {target}: {error}") from error
@@ -194,7 +203,7 @@ class Command(BaseCommand):
             self.stderr.write("", style_func=str)  # end the progress line
         return count
 
-    def progress_bar(self, queryset):
+    def progress_bar(self, queryset: QuerySet[StoredResult]) -> Callable[[int], None]:
         total = queryset.count()
 
         def show(done: int) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from programs.catalogue import loader
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
         "Idempotent: unchanged programmes are left alone."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "path",
             nargs="?",
@@ -24,7 +25,7 @@ class Command(BaseCommand):
             help="catalogue TOML file (default: the one shipped with the app)",
         )
 
-    def handle(self, *args, path: Path, **options):
+    def handle(self, *args: Any, path: Path, **options: Any) -> None:
         if not path.is_file():
             raise CommandError(f"No catalogue file at {path}")
         try:

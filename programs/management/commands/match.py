@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from programs.catalogue import store
@@ -19,7 +21,7 @@ as_of_date = iso_date("--as-of")
 class Command(BaseCommand):
     help = "Print the ranked programme matches for a profile given as JSON ('-' reads standard input)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "profile", help="path to a JSON profile, or - for standard input"
         )
@@ -28,7 +30,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--format", choices=["json", "text"], default="text")
 
-    def handle(self, *args, profile: str, as_of, format: str, **options):
+    def handle(
+        self,
+        *args: Any,
+        profile: str,
+        as_of: datetime.date | None,
+        format: str,
+        **options: Any,
+    ) -> None:
         try:
             if profile == "-":
                 raw = sys.stdin.read()

@@ -20,10 +20,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from programs.models import BusinessProfile, SentAlert, StoredResult
@@ -58,7 +60,7 @@ class PurgeRun:
     tallies: int = 0
 
 
-def stale_profiles(cutoff: datetime.datetime):
+def stale_profiles(cutoff: datetime.datetime) -> QuerySet[BusinessProfile]:
     """Return the profiles last changed before the cutoff."""
     return BusinessProfile.objects.filter(updated_at__lt=cutoff)
 
@@ -98,7 +100,7 @@ class Command(BaseCommand):
         "again or from cron: with nothing to do it says so and exits 0."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--older-than",
             type=whole_number("--older-than", 1, MAX_DAYS),
@@ -118,7 +120,14 @@ class Command(BaseCommand):
             help="count what would be deleted; delete nothing",
         )
 
-    def handle(self, *args, older_than, batch_size, dry_run, **options):
+    def handle(
+        self,
+        *args: Any,
+        older_than: int | None,
+        batch_size: int,
+        dry_run: bool,
+        **options: Any,
+    ) -> None:
         days = older_than
         if days is None:
             days = whole_number("settings.PROFILE_RETENTION_DAYS", 1, MAX_DAYS)(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from programs.engine import sql
 from programs.models import Programme
@@ -14,12 +16,12 @@ class Command(BaseCommand):
         "database filter path, and report how outcomes moved."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--programme", action="append", dest="slugs", metavar="SLUG"
         )
 
-    def handle(self, *args, slugs, **options):
+    def handle(self, *args: Any, slugs: list[str] | None, **options: Any) -> None:
         if slugs:
             known = set(
                 Programme.objects.filter(slug__in=slugs).values_list("slug", flat=True)
@@ -27,18 +29,4 @@ class Command(BaseCommand):
             if unknown := sorted(set(slugs) - known):
                 raise CommandError(f"Unknown programme: {', '.join(unknown)}")
         report = sql.rematch(slugs=slugs)
-        self.stdout.write(describe_rematch(report))
-
-
-def describe_rematch(report: sql.RematchReport) -> str:
-    lines = [
-        f"Catalogue {report.catalogue_version}: {report.total_changed()} stored results changed, "
-        f"{report.total_created()} added."
-    ]
-    for slug, moves in sorted(report.changed.items()):
-        for (before, after), n in sorted(moves.items()):
-            lines.append(f"  {slug}: {n} {before} -> {after}")
-    for slug, n in sorted(report.created.items()):
-        if n:
-            lines.append(f"  {slug}: {n} added")
-    return "\n".join(lines)
+        self.stdout.write(report.describe())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from programs.journey import alerts
 from programs.management.arguments import iso_date
@@ -15,7 +18,7 @@ class Command(BaseCommand):
         "Safe to run twice or at the same time: nothing is sent twice for the same reason."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--today",
             type=iso_date("--today"),
@@ -27,7 +30,9 @@ class Command(BaseCommand):
             help="count what would be sent; send nothing",
         )
 
-    def handle(self, *args, today, dry_run, **options):
+    def handle(
+        self, *args: Any, today: datetime.date | None, dry_run: bool, **options: Any
+    ) -> None:
         run = alerts.send_alerts(today=today, dry_run=dry_run)
         verb = "Would send" if dry_run else "Sent"
         self.stdout.write(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from programs import demo
 from programs.engine import contract, sql
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         "Refuses to run unless DEBUG is on."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
         parser.add_argument(
             "--profiles",
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             help="synthetic profiles to add when there are none",
         )
 
-    def handle(self, *args, username: str, profiles: int, **options):
+    def handle(self, *args: Any, username: str, profiles: int, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError(
                 "setup_demo creates a demo admin account and only runs with DJANGO_DEBUG=1."

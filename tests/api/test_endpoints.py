@@ -5,21 +5,13 @@ from __future__ import annotations
 import io
 import json
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from programs.catalogue import loader
+from tests.builders import PROFILES
 
-pytestmark = pytest.mark.django_db
-
-PROFILES = Path(__file__).parent / "profiles"
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 
 def post_match(client, body) -> tuple[int, dict]:

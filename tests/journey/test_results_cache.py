@@ -11,18 +11,13 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from programs.catalogue import loader, store
+from programs.catalogue import store
 from programs.journey import kept
 from programs.models import Programme
+from tests.builders import keep
 from tests.factories import CriterionFactory
-from tests.test_journey import keep
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 
 @pytest.fixture(autouse=True)

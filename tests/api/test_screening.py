@@ -11,11 +11,10 @@ from django.test import override_settings
 from django.urls import reverse
 
 from programs.api import keys
-from programs.catalogue import loader
 from programs.journey import kept
 from programs.models import ApiKey
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 GOOD = {
     "business_type": "street_stall",
@@ -24,11 +23,6 @@ GOOD = {
     "needs": ["financing"],
 }
 BAD = {"business_type": "castle", "employees": -2}
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
 
 
 @pytest.fixture

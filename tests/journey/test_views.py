@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from http import HTTPStatus
 
 import pytest
@@ -10,44 +9,13 @@ from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
-from programs.catalogue import loader, store
+from programs.catalogue import store
 from programs.engine import contract
 from programs.journey import kept
 from programs.models import BusinessProfile, StoredResult
+from tests.builders import STALL, keep
 
-pytestmark = pytest.mark.django_db
-
-STALL = {
-    "business_type": "street_stall",
-    "registration": "individual_business",
-    "province": "CN-HB",
-    "city": "武汉",
-    "employees": "1",
-    "annual_revenue_cny": "80000",
-    "cash_runway_months": "0.5",
-    "platforms": ["alipay_merchant"],
-    "needs": ["financing", "stock_sourcing"],
-    "as_of": "2020-06-15",
-}
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
-
-
-def token_of(response) -> str:
-    match = re.fullmatch(r"/r/([^/]+)/", response["Location"])
-    assert match, response["Location"]
-    return match.group(1)
-
-
-def keep(client, **extra) -> str:
-    response = client.post(
-        reverse("programs:profile_form"), {**STALL, "consent_store": "on", **extra}
-    )
-    assert response.status_code == HTTPStatus.FOUND
-    return token_of(response)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 
 def test_form_asks_the_contract_fields_in_four_sections(client):

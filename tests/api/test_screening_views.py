@@ -14,10 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from programs.api import screening
-from programs.catalogue import loader
 from programs.engine import contract
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 PAGE = reverse("screening")
 TEMPLATE = reverse("screening_template")
@@ -30,11 +29,6 @@ MIXED = (
     b"restaurant,CN-SH,,rent_relief,meituan\n"
     b"=cmd,CN-HB,1,financing,\n"
 )
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
 
 
 def make_staff(username: str, *, perm: bool = True) -> User:

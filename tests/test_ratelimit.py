@@ -11,22 +11,16 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from programs.catalogue import loader
 from programs.models import BusinessProfile, StoredResult
 from programs.ratelimit import parse_rate
-from tests.test_journey import STALL
+from tests.builders import STALL
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 KEEP = {**STALL, "consent_store": "on"}
 MESSAGE = (
     "Too many submissions from your connection. Please wait a minute and try again."
 )
-
-
-@pytest.fixture(autouse=True)
-def catalogue():
-    loader.load_catalogue()
 
 
 def stored() -> tuple[int, int]:

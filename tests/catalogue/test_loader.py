@@ -2,65 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from programs.catalogue import loader, store
 from programs.engine.text import Text
 from programs.models import Criterion, Programme, Provider
+from tests.builders import SMALL_CATALOGUE
 
 pytestmark = pytest.mark.django_db
-
-SMALL_CATALOGUE = textwrap.dedent(
-    """
-    version = "test-1"
-
-    [providers.acme]
-    name_en = "Acme Bank"
-    name_zh_hans = "阿克米银行"
-    kind = "bank"
-
-    [[programmes]]
-    slug = "acme-loans"
-    provider = "acme"
-    name_en = "Acme loans"
-    name_zh_hans = "阿克米贷款"
-    opens_on = 2020-03-01
-    closes_on = 2020-06-30
-    days_to_money = 3
-    needs = ["financing"]
-
-      [[programmes.criteria]]
-      field = "size_class"
-      operator = "one_of"
-      value = ["micro", "small"]
-      group = 1
-
-      [[programmes.criteria]]
-      field = "needs"
-      operator = "contains_any"
-      value = ["financing", "interest_relief"]
-      group = 2
-
-      [[programmes.sources]]
-      title = "Acme press release"
-      url = "acme.example"
-      published_on = 2020-03-01
-      confidence = "H"
-
-      [[programmes.sources]]
-      title = "Undated blog post"
-      confidence = "L"
-
-      [[programmes.criteria]]
-      field = "platforms"
-      operator = "contains_any"
-      value = ["alipay_merchant"]
-      required = false
-      group = 0
-    """
-)
 
 
 @pytest.fixture
