@@ -371,11 +371,6 @@ class StoredResult(models.Model):
     """What a business was told about one programme: the record, with its as-of
     date and the catalogue version it was computed with."""
 
-    class Outcome(models.TextChoices):
-        ELIGIBLE = matching.Outcome.ELIGIBLE, _("eligible")
-        POSSIBLY_ELIGIBLE = matching.Outcome.POSSIBLY_ELIGIBLE, _("possibly eligible")
-        NOT_ELIGIBLE = matching.Outcome.NOT_ELIGIBLE, _("not eligible")
-
     # No index of their own: (profile, programme) and (programme, outcome)
     # below start with them, and every index is written on each rematch.
     profile = models.ForeignKey(
@@ -392,7 +387,11 @@ class StoredResult(models.Model):
         verbose_name=_("programme"),
         db_index=False,
     )
-    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome)
+    outcome = models.CharField(
+        _("outcome"),
+        max_length=20,
+        choices=[(o.value, label) for o, label in matching.OUTCOME_LABELS.items()],
+    )
     near_miss = models.BooleanField(_("near miss"), default=False)
     availability = models.CharField(
         _("availability"),

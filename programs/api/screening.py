@@ -234,6 +234,8 @@ class ScreeningSummary:
     catalogue_version: str
     # slug, name, {"eligible": n, "possibly_eligible": n, "near_miss": n}
     per_programme: list[tuple[str, str, dict[str, int]]]
+    #: The columns of ``per_programme``'s counts, in order.
+    tiers: tuple[matching.Tier, ...] = matching.SHOWN_TIERS
 
     @property
     def screened(self) -> int:

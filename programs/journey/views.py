@@ -35,6 +35,7 @@ from django.views.decorators.http import (
 
 from programs.catalogue import store
 from programs.engine import contract, matching
+from programs.engine.matching import Tier
 from programs.journey import alerts, kept, personal_report
 from programs.journey.forms import ConsentForm, EmailLinkForm, ProfileForm
 from programs.models import BusinessProfile
@@ -193,19 +194,11 @@ def results_context(
         "report": report,
         "sections": sections,
         "tier_sections": [
-            (key, title, badge, sections[key])
-            for key, title, badge in (
-                ("eligible", gettext("Fit you"), "success"),
-                (
-                    "possibly_eligible",
-                    gettext("Might fit: answer a few questions"),
-                    "info",
-                ),
-                (
-                    "near_miss",
-                    gettext("Nearly fit: one thing would have to change"),
-                    "warning",
-                ),
+            (tier.value, title, tier.badge, sections[tier])
+            for tier, title in (
+                (Tier.ELIGIBLE, gettext("Fit you")),
+                (Tier.POSSIBLY_ELIGIBLE, gettext("Might fit: answer a few questions")),
+                (Tier.NEAR_MISS, gettext("Nearly fit: one thing would have to change")),
             )
         ],
         "counts": counts,

@@ -180,6 +180,8 @@ class Summary:
     per_urgency: list[tuple[str, str, int]]
     runway: list[tuple[str, int]]  # band label, profiles
     runway_unknown: int
+    #: The columns of ``per_programme``'s counts, in order.
+    tiers: tuple[Tier, ...] = tuple(Tier)
     #: Of ``profiles``, those counted from the tallies of purged profiles.
     purged_profiles: int = 0
     #: True when the date filters cut through a month that has purged
