@@ -11,6 +11,7 @@ page footer.
 from __future__ import annotations
 
 import functools
+import io
 import os
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import get_language, gettext
 from reportlab.lib import colors
 from reportlab.lib import textsplit as rl_textsplit
 from reportlab.lib.pagesizes import A4
@@ -25,7 +27,13 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
-from reportlab.platypus import CondPageBreak, Paragraph, Table, TableStyle
+from reportlab.platypus import (
+    CondPageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Table,
+    TableStyle,
+)
 from reportlab.platypus import paragraph as rl_paragraph
 
 from programs.engine.matching import Tier
@@ -183,6 +191,26 @@ def grid(rows: list[list[Any]], widths: list[float], *, header: bool = False) ->
         commands.append(("BACKGROUND", (0, 0), (-1, 0), SHADE))
     table.setStyle(TableStyle(commands))
     return table
+
+
+def build(story: list[Any], *, title: str, font: str, disclaimer: str) -> bytes:
+    """Return an A4 PDF of the flowables, in the active language, with the footer."""
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 4 * mm,
+        title=title,
+        author="ReliefMatch",
+        lang=get_language() or "en",
+        initialFontName=font,
+    )
+    draw = footer(font, disclaimer, gettext("Page %(number)s"))
+    doc.build(story, onFirstPage=draw, onLaterPages=draw)
+    return buffer.getvalue()
 
 
 def footer(font: str, disclaimer: str, page_label: str) -> Callable[[Any, Any], None]:

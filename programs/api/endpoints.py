@@ -182,6 +182,12 @@ def match(request: HttpRequest) -> Status[dict[str, Any]]:
 
 
 NEED_CODES = contract.FIELDS["needs"].codes
+DATE = {"type": "string", "format": "date"}
+
+
+def query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Return the OpenAPI description of an optional query parameter."""
+    return {"in": "query", "name": name, "required": False, "schema": schema}
 
 
 def read_need(value: Any) -> str | None:
@@ -206,24 +212,9 @@ def read_provider(value: Any) -> str | None:
     summary="List programmes",
     openapi_extra={
         "parameters": [
-            {
-                "in": "query",
-                "name": "provider",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 64},
-            },
-            {
-                "in": "query",
-                "name": "need",
-                "required": False,
-                "schema": {"type": "string", "enum": list(NEED_CODES)},
-            },
-            {
-                "in": "query",
-                "name": "open_on",
-                "required": False,
-                "schema": {"type": "string", "format": "date"},
-            },
+            query("provider", {"type": "string", "maxLength": 64}),
+            query("need", {"type": "string", "enum": list(NEED_CODES)}),
+            query("open_on", DATE),
         ]
     },
 )
@@ -308,14 +299,7 @@ def screenings(request: HttpRequest) -> Status[dict[str, Any]]:
     response={200: dict[str, Any], 401: DetailOut, 422: ErrorsOut, **COMMON},
     summary="Screen a CSV of profiles",
     openapi_extra={
-        "parameters": [
-            {
-                "in": "query",
-                "name": "as_of",
-                "required": False,
-                "schema": {"type": "string", "format": "date"},
-            }
-        ],
+        "parameters": [query("as_of", DATE)],
         "requestBody": {
             "required": True,
             "content": {

@@ -98,6 +98,15 @@ def shared(choices: Iterable[tuple[str, Any]]) -> Callable[[], tuple[Any, ...]]:
     return lambda: frozen
 
 
+def form_helper(form: forms.Form, *layout: Any) -> FormHelper:
+    """Return a crispy helper that lays out the form's fields inside the page's own <form>."""
+    helper = FormHelper(form)
+    helper.form_tag = False
+    helper.disable_csrf = True
+    helper.layout = Layout(*layout)
+    return helper
+
+
 def yes_no(value: str) -> bool:
     return value == "yes"
 
@@ -210,14 +219,12 @@ class ProfileForm(ProfileQuestions):  # type: ignore[valid-type,misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.helper = FormHelper(self)
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
+        self.helper = form_helper(
+            self,
             *(
                 Fieldset(legend, *names, css_class="mb-4")
                 for legend, names in self.SECTIONS
-            )
+            ),
         )
 
     def clean_as_of(self) -> datetime.date | None:
@@ -291,10 +298,8 @@ class ConsentForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.helper = FormHelper(self)
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
+        self.helper = form_helper(
+            self,
             Fieldset(
                 _("Keep your results (optional)"),
                 HTML('{% include "programs/includes/privacy_notice.html" %}'),

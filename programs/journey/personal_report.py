@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import csv
 import datetime
-import io
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import SimpleDocTemplate, Spacer
+from reportlab.platypus import Spacer
 
 from programs import pdf
 from programs.cells import neutralise
@@ -333,26 +331,12 @@ def render_pdf(report: MatchReport) -> bytes:
     for rank, match in enumerate(matches, start=1):
         story += _card(rank, match, styles)
 
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=pdf.MARGIN,
-        rightMargin=pdf.MARGIN,
-        topMargin=pdf.MARGIN,
-        bottomMargin=pdf.MARGIN + 4 * mm,
+    return pdf.build(
+        story,
         title=title,
-        author="ReliefMatch",
-        lang=language,
-        initialFontName=font,
-    )
-    footer = pdf.footer(
-        font,
-        gettext(
+        font=font,
+        disclaimer=gettext(
             "ReliefMatch shows 2020 programmes from public sources; check with the "
             "provider before you apply."
         ),
-        gettext("Page %(number)s"),
     )
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buffer.getvalue()

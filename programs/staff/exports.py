@@ -53,7 +53,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
-import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -73,10 +72,9 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from reportlab.lib.enums import TA_RIGHT
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import SimpleDocTemplate, Spacer
+from reportlab.platypus import Spacer
 
 from programs import cells, pdf
 from programs.engine import contract, matching
@@ -856,23 +854,11 @@ def render_summary_pdf(
                 pdf.para(gettext("No results match these filters."), styles.muted)
             )
 
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=pdf.MARGIN,
-        rightMargin=pdf.MARGIN,
-        topMargin=pdf.MARGIN,
-        bottomMargin=pdf.MARGIN + 4 * mm,
+    return pdf.build(
+        story,
         title=title,
-        author="ReliefMatch",
-        lang=language,
-        initialFontName=font,
+        font=font,
+        disclaimer=gettext(
+            "ReliefMatch match report: counts only, no contact details."
+        ),
     )
-    footer = pdf.footer(
-        font,
-        gettext("ReliefMatch match report: counts only, no contact details."),
-        gettext("Page %(number)s"),
-    )
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buffer.getvalue()
