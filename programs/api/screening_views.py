@@ -11,7 +11,7 @@ actions side by side, and both work without JavaScript).
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -31,9 +31,6 @@ from programs.catalogue import store
 from programs.engine import contract
 from programs.engine.matching import as_of_problem
 from programs.staff import match_report
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrPromise
 
 #: Rows with errors listed on the summary page; the download has them all.
 ERROR_ROWS_SHOWN = 100
@@ -65,7 +62,7 @@ class ScreeningForm(forms.Form):
     def clean_as_of(self) -> datetime.date | None:
         as_of: datetime.date | None = self.cleaned_data.get("as_of")
         if as_of and (problem := as_of_problem(as_of)):
-            raise ValidationError(cast("StrPromise", problem), code="as_of_range")
+            raise ValidationError(problem, code="as_of_range")
         return as_of
 
     def clean_file(self) -> UploadedFile:

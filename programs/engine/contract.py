@@ -28,15 +28,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from programs.engine.text import format_number, jsonable, list_separator
 
-Choices = tuple[tuple[str, Promise], ...]
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+Choices = tuple[tuple[str, "StrPromise"], ...]
 
 # --------------------------------------------------------------------------
 # Vocabularies
@@ -198,11 +200,11 @@ class Section(StrEnum):
     NEEDS = "needs"
 
     @property
-    def legend(self) -> Promise:
+    def legend(self) -> StrPromise:
         return SECTION_LEGENDS[self]
 
 
-SECTION_LEGENDS: dict[Section, Promise] = {
+SECTION_LEGENDS: dict[Section, StrPromise] = {
     Section.BUSINESS: _("Your business"),
     Section.SIZE_AND_MONEY: _("Size and money"),
     Section.EXPORTS: _("Exports and online sales"),
@@ -215,18 +217,18 @@ class FieldSpec:
     """Everything the application knows about one profile field."""
 
     name: str
-    label: Promise  # a noun phrase, as reasons name the field
+    label: StrPromise  # a noun phrase, as reasons name the field
     kind: FieldKind
     choices: Choices = ()
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     required: bool = False
     derived: bool = False
-    question: Promise | None = None  # as the form asks it; derived fields: None
-    help_text: Promise | str = ""
+    question: StrPromise | None = None  # as the form asks it; derived fields: None
+    help_text: StrPromise | str = ""
     section: Section | None = None
     storage: Storage = Storage.COLUMN
-    none_label: Promise | None = None  # sets: the "none of these" answer
+    none_label: StrPromise | None = None  # sets: the "none of these" answer
     max_length: int = 0  # text
     testable: bool = True  # may a criterion test it?
     criterion_column: str = ""  # the column criteria test, when not the stored one
@@ -257,9 +259,9 @@ class FieldSpec:
 
 def answer(
     kind: FieldKind,
-    label: Promise,
+    label: StrPromise,
     *,
-    question: Promise,
+    question: StrPromise,
     section: Section,
     choices: Choices = (),
     minimum: int | None = None,
@@ -698,7 +700,7 @@ class ProfileError(ValueError):
 class FieldProblem(ValueError):
     """One answer refused, with the message a reader sees."""
 
-    def __init__(self, message: Promise | str):
+    def __init__(self, message: StrPromise | str):
         super().__init__(message)
         self.message = message
 

@@ -45,15 +45,17 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from programs.engine.contract import FIELDS, PROFILE_FIELDS, URGENT, FieldSpec, Profile
 from programs.engine.rules import Operator, State
 from programs.engine.text import Text, jsonable
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 
 class Basis(StrEnum):
@@ -87,7 +89,7 @@ class Tier(StrEnum):
     NOT_ELIGIBLE = "not_eligible"
 
     @property
-    def label(self) -> Promise:
+    def label(self) -> StrPromise:
         return TIER_LABELS[self]
 
     @property
@@ -100,11 +102,11 @@ class Tier(StrEnum):
         return TIER_RANKS[self]
 
     @classmethod
-    def choices(cls) -> list[tuple[str, Promise]]:
+    def choices(cls) -> list[tuple[str, StrPromise]]:
         return [(tier.value, tier.label) for tier in cls]
 
 
-TIER_LABELS: dict[Tier, Promise] = {
+TIER_LABELS: dict[Tier, StrPromise] = {
     Tier.ELIGIBLE: OUTCOME_LABELS[Outcome.ELIGIBLE],
     Tier.POSSIBLY_ELIGIBLE: OUTCOME_LABELS[Outcome.POSSIBLY_ELIGIBLE],
     Tier.NEAR_MISS: _("near miss"),
@@ -131,7 +133,7 @@ def tier_of(outcome: str, near_miss: bool) -> Tier:
 EARLIEST_AS_OF = datetime.date(2019, 1, 1)
 
 
-def as_of_problem(as_of: datetime.date) -> Promise | None:
+def as_of_problem(as_of: datetime.date) -> StrPromise | None:
     """Return why an as-of date is refused (a lazy message), or None if it is fine."""
     latest = timezone.localdate() + datetime.timedelta(days=3650)
     if not EARLIEST_AS_OF <= as_of <= latest:

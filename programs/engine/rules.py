@@ -26,11 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db.models import F, Q
 from django.db.models.lookups import Exact, GreaterThan, In
-from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +44,9 @@ from programs.engine.contract import (
     to_bool,
     to_decimal,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 
 class State(StrEnum):
@@ -68,7 +70,7 @@ class RuleError(ValueError):
         self.errors = errors
 
 
-def _refuse(message: Promise | str) -> RuleError:
+def _refuse(message: StrPromise | str) -> RuleError:
     return RuleError({"value": [str(message)]})
 
 
@@ -85,15 +87,15 @@ class Operator:
     """One criterion operator; subclasses fill in the class attributes and methods."""
 
     name: ClassVar[str]
-    label: ClassVar[Promise]
+    label: ClassVar[StrPromise]
     kinds: ClassVar[frozenset[FieldKind]]
-    value_help: ClassVar[Promise]
-    met: ClassVar[Promise]
-    not_met: ClassVar[Promise]
-    unknown: ClassVar[Promise] = _(
+    value_help: ClassVar[StrPromise]
+    met: ClassVar[StrPromise]
+    not_met: ClassVar[StrPromise]
+    unknown: ClassVar[StrPromise] = _(
         "Not answered yet: %(field)s (%(operator)s %(expected)s)."
     )
-    unknown_derived: ClassVar[Promise] = _(
+    unknown_derived: ClassVar[StrPromise] = _(
         "Not known yet: %(field)s, worked out from your other answers (%(operator)s %(expected)s)."
     )
 
@@ -424,12 +426,12 @@ def operators_for(kind: FieldKind) -> tuple[Operator, ...]:
     return tuple(op for op in OPERATORS.values() if kind in op.kinds)
 
 
-def operator_choices() -> list[tuple[str, Promise]]:
+def operator_choices() -> list[tuple[str, StrPromise]]:
     """Return (name, label) of every operator: the admin's and model's choices."""
     return [(op.name, op.label) for op in OPERATORS.values()]
 
 
-def criterion_field_choices() -> list[tuple[str, Promise]]:
+def criterion_field_choices() -> list[tuple[str, StrPromise]]:
     """Return (name, label) of every field a criterion may test."""
     return [(name, FIELDS[name].label) for name in CRITERION_FIELDS]
 

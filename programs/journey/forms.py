@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
@@ -21,9 +21,6 @@ from django.utils.translation import gettext_lazy as _
 from programs.engine import contract
 from programs.engine.contract import PROFILE_FIELDS, FieldKind, Section
 from programs.engine.matching import as_of_problem
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrPromise
 
 NONE = "none"  # "none of these", distinct from "not answered"
 SKIP = _("Not sure / skip")
@@ -113,9 +110,8 @@ def yes_no(value: str) -> bool:
 
 def form_field(spec: contract.FieldSpec) -> forms.Field:
     """Return the form field that asks one question of the contract."""
-    # The contract's lazy texts are gettext_lazy strings, which the stubs call StrPromise.
-    label = cast("StrPromise | None", spec.question)
-    help_text = cast("StrPromise | str", spec.help_text)
+    label = spec.question
+    help_text = spec.help_text
     if spec.kind is FieldKind.CHOICE:
         long_list = len(spec.choices) > RADIO_LIMIT
         choices: Iterable[tuple[str, Any]] = spec.choices
@@ -230,7 +226,7 @@ class ProfileForm(ProfileQuestions):  # type: ignore[valid-type,misc]
     def clean_as_of(self) -> datetime.date | None:
         as_of: datetime.date | None = self.cleaned_data.get("as_of")
         if as_of and (problem := as_of_problem(as_of)):
-            raise forms.ValidationError(cast("StrPromise", problem), code="as_of_range")
+            raise forms.ValidationError(problem, code="as_of_range")
         return as_of
 
     def to_profile(self) -> contract.Profile:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from programs.engine import contract
@@ -13,9 +14,17 @@ from programs.engine.matching import Tier
 from programs.staff.match_report import ReportFilters
 
 
-def any_or(choices: contract.Choices) -> list[tuple[str, Any]]:
+def any_or(choices: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """Return the choices after an "Any" choice that filters nothing."""
     return [("", _("Any")), *choices]
+
+
+def contract_filter(name: str) -> forms.ChoiceField:
+    """Return a filter on one of the contract's choice fields, labelled as it is."""
+    spec = contract.FIELDS[name]
+    return forms.ChoiceField(
+        label=capfirst(spec.label), required=False, choices=any_or(spec.choices)
+    )
 
 
 class ReportFilterForm(forms.Form):
@@ -26,33 +35,17 @@ class ReportFilterForm(forms.Form):
     tier = forms.ChoiceField(
         label=_("Outcome"),
         required=False,
-        choices=[("", _("Any")), *Tier.choices()],
+        choices=any_or(Tier.choices()),
     )
     near_miss = forms.ChoiceField(
         label=_("Near miss"),
         required=False,
-        choices=[("", _("Any")), ("yes", _("Yes")), ("no", _("No"))],
+        choices=any_or([("yes", _("Yes")), ("no", _("No"))]),
     )
-    province = forms.ChoiceField(
-        label=_("Province"),
-        required=False,
-        choices=any_or(contract.PROVINCES),
-    )
-    business_type = forms.ChoiceField(
-        label=_("Type of business"),
-        required=False,
-        choices=any_or(contract.BUSINESS_TYPES),
-    )
-    size_class = forms.ChoiceField(
-        label=_("Size class"),
-        required=False,
-        choices=any_or(contract.SIZE_CLASSES),
-    )
-    urgency = forms.ChoiceField(
-        label=_("Urgency"),
-        required=False,
-        choices=any_or(contract.URGENCIES),
-    )
+    province = contract_filter("province")
+    business_type = contract_filter("business_type")
+    size_class = contract_filter("size_class")
+    urgency = contract_filter("urgency")
     submitted_from = forms.DateField(
         label=_("Submitted from"),
         required=False,
