@@ -909,10 +909,10 @@ STATIC = """\
   PostgreSQL runs through Django's psycopg pool with `CONN_HEALTH_CHECKS` on, so connections cut
   by a restart are tested and replaced, never lent out. Tests: `tests/test_outage.py`.
 - **Rate limits** per client address, counted in the database so every gunicorn process
-  shares them: the API (`API_RATE_LIMIT`, `API_SCREENING_RATE_LIMIT`, `programs/api.py`) and the
+  shares them: the API (`API_RATE_LIMIT`, `API_SCREENING_RATE_LIMIT`, `programs/api/endpoints.py`) and the
   public form's POSTs (`FORM_RATE_LIMIT`, default 30/min, `programs/ratelimit.py`; 429 with
   `Retry-After` and `templates/429.html`, nothing stored). X-Forwarded-For counts only with
-  `DJANGO_NUM_PROXIES` above 0. Tests: `tests/test_form_rate_limit.py`, `tests/test_api_screening.py`.
+  `DJANGO_NUM_PROXIES` above 0. Tests: `tests/test_ratelimit.py`, `tests/api/test_screening.py`.
 - **Request body limit**: a body over `REQUEST_MAX_BODY_BYTES` (3 MB) gets 413 before it is read
   (`reliefmatch.middleware.RequestBodyLimitMiddleware`).
 - **Admin login lockouts** (django-axes): `AXES_FAILURE_LIMIT` failed logins for one username

@@ -5,7 +5,7 @@ typed (a programme's name) is stored exactly as typed and comes back as
 text: escaped in every page that shows it (the results page, the form, the
 admin match report and lists, the staff screening result) and drawn as
 text, never interpreted, in every PDF (ReportLab Paragraphs read markup).
-Spreadsheet formulas in CSV and XLSX are neutralised: tests/test_exports.py.
+Spreadsheet formulas in CSV and XLSX are neutralised: tests/staff/test_exports.py.
 """
 
 from __future__ import annotations

@@ -846,12 +846,11 @@ def codes_of(mask: int, field: str) -> frozenset[str]:
     return frozenset(code for i, code in enumerate(vocabulary) if mask >> i & 1)
 
 
-#: Derived field -> its stored column.
+#: Derived field -> its stored column; the worked-out runway is stored apart
+#: from the months as answered, in the column criteria on runway test.
 DERIVED_COLUMNS: dict[str, str] = {
-    "industry": "industry",
-    "size_class": "size_class",
-    "urgency": "urgency",
-    "cash_runway_months": "runway_months",
+    **{spec.name: spec.column for spec in DERIVED},
+    "cash_runway_months": FIELDS["cash_runway_months"].criterion_column,
 }
 
 
