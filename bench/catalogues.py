@@ -54,7 +54,7 @@ def synthetic_programme(rng: random.Random, number: int) -> matching.Programme:
         criteria.append(
             matching.Criterion(
                 field=field,
-                operator=matching.Operator(operator),
+                operator=rules.operator(operator),
                 value=value,
                 group=0 if preference else (group - 1 if shared else group),
                 required=not preference,
