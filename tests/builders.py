@@ -122,9 +122,9 @@ SMALL_CATALOGUE = textwrap.dedent(
       group = 1
 
       [[programmes.criteria]]
-      field = "needs"
-      operator = "contains_any"
-      value = ["financing", "interest_relief"]
+      field = "province"
+      operator = "equals"
+      value = "CN-HB"
       group = 2
 
       [[programmes.sources]]

@@ -76,13 +76,7 @@ def test_match_json_has_ranked_results_with_every_criterion(tmp_path, catalogue)
         for c in result["criteria"]
     ] == [
         ("size_class", "one_of", ["micro", "small"], "micro", "met"),
-        (
-            "needs",
-            "contains_any",
-            ["financing", "interest_relief"],
-            ["financing"],
-            "met",
-        ),
+        ("province", "equals", "CN-HB", "CN-HB", "met"),
         ("platforms", "contains_any", ["alipay_merchant"], None, "unknown"),
     ]
     assert (

@@ -74,9 +74,16 @@ def test_export_factory_turning_to_china_is_possibly_selected_for_spring_thunder
     t = tiers(report)
     # The subset's selection rules were never published: possibly, never eligible.
     assert t["alibaba-spring-thunder-domestic"] == "possibly_eligible"
-    # The export arm addresses new export markets, which it did not ask for.
-    assert t["alibaba-spring-thunder-export"] == "near_miss"
-    assert failing(report, "alibaba-spring-thunder-export") == {"needs"}
+    # Its one stated need is selling in China: the domestic arm comes first.
+    assert report["results"][0]["slug"] == "alibaba-spring-thunder-domestic"
+    assert report["results"][0]["needs_addressed"] == ["domestic_sales"]
+    # It exports, so the export arm fits; but it is for new export markets,
+    # which it did not ask for, so it only comes under "you also qualify for".
+    assert t["alibaba-spring-thunder-export"] == "eligible"
+    [export] = [
+        r for r in report["results"] if r["slug"] == "alibaba-spring-thunder-export"
+    ]
+    assert export["needs_addressed"] == []
     assert t["jd-spark"] == "not_eligible"
 
 
@@ -127,22 +134,29 @@ def test_hubei_small_scale_taxpayer_gets_the_vat_cut_ranked_for_hubei():
 
 
 def test_farm_selling_on_pinduoduo_gets_the_order_subsidy():
-    t = tiers(match("07_pdd_farm"))
+    report = match("07_pdd_farm")
+    t = tiers(report)
     assert t["pinduoduo-merchant-subsidy"] == "eligible"
+    assert report["results"][0]["slug"] == "pinduoduo-merchant-subsidy"
+    # Meituan's relief is for restaurants and service businesses: a farm
+    # cannot become one to get it, so it is not a near miss either.
     assert t["meituan-merchant-relief"] == "not_eligible"
+    assert "business_type" in failing(report, "meituan-merchant-relief")
 
 
-def test_large_wholesaler_is_a_near_miss_on_size_for_small_business_loans():
+def test_large_wholesaler_is_simply_not_eligible_for_small_business_loans():
     report = match("08_large_wholesaler")
     assert report["derived"]["size_class"] == "large"
     t = tiers(report)
     assert ranked(report, "eligible") == []
+    # Its size is not something it changes to get relief: not a near miss.
+    assert ranked(report, "near_miss") == []
     for slug in (
         "webank-loan-relief",
         "gov-loan-deferral",
         "mybank-contact-free-loans",
     ):
-        assert t[slug] == "near_miss", slug
+        assert t[slug] == "not_eligible", slug
         assert "size_class" in failing(report, slug)
 
 
@@ -161,9 +175,10 @@ def test_corner_shop_with_a_bank_loan_can_defer_repayments():
     assert ranked(report, "eligible")[0] == "mybank-contact-free-loans"
 
 
-def test_salon_renting_privately_is_a_near_miss_for_state_rent_relief():
+def test_salon_renting_privately_is_not_eligible_for_state_rent_relief():
     report = match("11_salon_private_rent")
-    assert tiers(report)["gov-state-rent-relief"] == "near_miss"
+    # Its landlord is not something it changes to get relief: not a near miss.
+    assert tiers(report)["gov-state-rent-relief"] == "not_eligible"
     assert failing(report, "gov-state-rent-relief") >= {"premises"}
     [rent] = [r for r in report["results"] if r["slug"] == "gov-state-rent-relief"]
     premises = [c for c in rent["criteria"] if c["field"] == "premises"][0]

@@ -229,6 +229,9 @@ class FieldSpec:
     section: Section | None = None
     storage: Storage = Storage.COLUMN
     none_label: StrPromise | None = None  # sets: the "none of these" answer
+    #: What the owner can do to change the answer, with %(values)s for the
+    #: values a rule wants; None: not something anyone changes to get relief.
+    action: StrPromise | None = None
     max_length: int = 0  # text
     testable: bool = True  # may a criterion test it?
     criterion_column: str = ""  # the column criteria test, when not the stored one
@@ -312,6 +315,7 @@ class Profile:
         FieldKind.CHOICE,
         _("registration"),
         choices=REGISTRATIONS,
+        action=_("Register as %(values)s."),
         question=_("How is it registered?"),
         section=Section.BUSINESS,
     )
@@ -378,6 +382,7 @@ class Profile:
         _("online platforms and payment accounts"),
         choices=PLATFORMS,
         none_label=_("None of these"),
+        action=_("Open a shop or an account on %(values)s."),
         question=_("Which platforms and payment accounts do you use?"),
         section=Section.EXPORTS,
     )
@@ -458,6 +463,10 @@ class Profile:
         _("needs"),
         choices=NEEDS,
         required=True,
+        # Needs decide which programmes matter to the owner, never who can
+        # get one: rules do not test them (``Programme.needs`` says what a
+        # programme addresses).
+        testable=False,
         question=_("What help do you need?"),
         help_text=_("Choose at least one."),
         section=Section.NEEDS,

@@ -17,19 +17,30 @@ Contract
   required criteria must pass. Preference criteria never filter; when met
   they raise the score.
 * A programme is ``eligible`` when every group is met, ``possibly_eligible``
-  when no group failed but some are unknown, else ``not_eligible``. A
-  not-eligible programme with exactly one failing group is a *near miss*.
+  when no group failed but some are unknown, else ``not_eligible``.
+* A not-eligible programme is a *near miss* when exactly one group fails and
+  that group is one the owner can act on: each of its criteria is met by
+  something the owner can do (a field with an action, such as opening a
+  shop on a platform or registering as an individual business). Anything
+  else that fails is simply not for this business.
 * Programmes whose selection is at the provider's discretion are never better
   than ``possibly_eligible``.
+* What the owner needs never decides eligibility: a programme declares the
+  needs it addresses, and each result says which of the owner's stated needs
+  it addresses (``needs_addressed``).
 
 Ranking (the one place it is defined: ``rank_key``)
 ---------------------------------------------------
-1. Tier: eligible, possibly eligible, near miss, not eligible.
+1. Programmes that fit or might fit and address at least one stated need;
+   then those that address none ("you also qualify for"); then near misses;
+   then the rest. Within each: fit before might fit.
 2. Availability on the as-of date: open, not yet open, closed.
-3. Within that, a business whose urgency is critical or high sees the fastest
-   money first (``days_to_money``, unknown last), then the best fit; any other
-   business sees the best fit first, then the fastest money.
-4. Slug, so the order is total and stable.
+3. A business whose urgency is critical or high sees the fastest money first
+   (``days_to_money``, unknown last), then the programme addressing more of
+   its needs; any other business the programme addressing more needs first,
+   then the fastest money.
+4. Ties: more preferences met, the larger amount, the faster money, a
+   documented time to money before an estimated one, then the name.
 
 The fit score is ``10 x (needs of the business this programme addresses) +
 (preference criteria met)``.
@@ -56,6 +67,8 @@ from programs.engine.text import Text, jsonable
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
+
+NEED_CODES = FIELDS["needs"].codes
 
 
 class Basis(StrEnum):
@@ -182,6 +195,11 @@ class Criterion:
         """Return the rule as the catalogue states it, in the active language."""
         return self.operator.describe(self.spec, self.value)
 
+    @property
+    def action(self) -> str | None:
+        """Return what the owner can do to meet the criterion, or None."""
+        return self.operator.action(self.spec, self.value)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "field": self.field,
@@ -209,20 +227,26 @@ class CompiledRules:
 
     ``tests`` pairs each criterion's field with its test, in criteria order;
     ``groups`` lists each required group (ascending) with the indexes of its
-    criteria; ``preferences`` the indexes of preference criteria.
+    criteria; ``actionable`` the groups the owner can act on;
+    ``preferences`` the indexes of preference criteria.
     """
 
     tests: tuple[tuple[str, Callable[[Any], bool]], ...]
     groups: tuple[tuple[int, tuple[int, ...]], ...]
+    actionable: frozenset[int]
     preferences: tuple[int, ...]
 
     @classmethod
     def of(cls, criteria: Iterable[Criterion]) -> CompiledRules:
         criteria = tuple(criteria)
+        groups = required_groups(criteria)
         return cls(
             tests=tuple((c.field, c.test) for c in criteria),
-            groups=tuple(
-                (g, tuple(members)) for g, members in required_groups(criteria)
+            groups=tuple((g, tuple(members)) for g, members in groups),
+            actionable=frozenset(
+                g
+                for g, members in groups
+                if all(criteria[i].action is not None for i in members)
             ),
             preferences=tuple(i for i, c in enumerate(criteria) if not c.required),
         )
@@ -351,7 +375,7 @@ class ProgrammeMatch:
     outcome: Outcome
     near_miss: bool
     availability: Availability
-    need_fit: int
+    needs_addressed: tuple[str, ...]  # the owner's needs it addresses, contract order
     preference_points: int
     states: tuple[State, ...]  # one per criterion, in the programme's order
     failing_groups: tuple[int, ...] = ()
@@ -366,6 +390,10 @@ class ProgrammeMatch:
             CriterionResult(c, state, get(c.field))
             for c, state in zip(self.programme.criteria, self.states, strict=True)
         )
+
+    @property
+    def need_fit(self) -> int:
+        return len(self.needs_addressed)
 
     @property
     def score(self) -> int:
@@ -399,6 +427,15 @@ class ProgrammeMatch:
             if r.criterion.required and r.criterion.group == self.failing_groups[0]
         )
 
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """Return what the owner could do to get a near miss: any one of these."""
+        return tuple(
+            action
+            for result in self.changes
+            if (action := result.criterion.action) is not None
+        )
+
     def to_dict(self) -> dict[str, Any]:
         p = self.programme
         return {
@@ -408,6 +445,8 @@ class ProgrammeMatch:
             "outcome": str(self.outcome),
             "near_miss": self.near_miss,
             "tier": str(self.tier),
+            "needs_addressed": list(self.needs_addressed),
+            "actions": list(self.actions),
             "availability": str(self.availability),
             "opens_on": jsonable(p.opens_on),
             "closes_on": jsonable(p.closes_on),
@@ -472,12 +511,13 @@ def assess(
         outcome = Outcome.POSSIBLY_ELIGIBLE
     else:
         outcome = Outcome.ELIGIBLE
+    addressed = profile.needs & programme.needs
     return ProgrammeMatch(
         programme=programme,
         outcome=outcome,
-        near_miss=len(failing) == 1,
+        near_miss=len(failing) == 1 and failing[0] in rules.actionable,
         availability=programme.availability(as_of),
-        need_fit=len(profile.needs & programme.needs),
+        needs_addressed=tuple(code for code in NEED_CODES if code in addressed),
         preference_points=sum(states[i] is met for i in rules.preferences),
         states=states,
         failing_groups=tuple(failing),
@@ -494,16 +534,30 @@ AVAILABILITY_ORDER = {
 NO_DAYS = 10**9
 
 
+def rank_group(match: ProgrammeMatch) -> int:
+    """Return 0 for a fit for a stated need, 1 for any other fit, 2 near miss, 3 the rest."""
+    if match.tier in (Tier.ELIGIBLE, Tier.POSSIBLY_ELIGIBLE):
+        return 0 if match.needs_addressed else 1
+    return 2 if match.tier is Tier.NEAR_MISS else 3
+
+
 def rank_key(match: ProgrammeMatch, *, urgent: bool) -> tuple[Any, ...]:
     """Return the sort key of the ranking rule described in this module's docstring."""
-    days = match.programme.days_to_money
-    days = NO_DAYS if days is None else days
-    fit = (days, -match.score) if urgent else (-match.score, days)
+    p = match.programme
+    days = NO_DAYS if p.days_to_money is None else p.days_to_money
+    needs = -match.need_fit
+    fit = (days, needs) if urgent else (needs, days)
     return (
+        rank_group(match),
         match.tier.rank,
         AVAILABILITY_ORDER[match.availability],
         *fit,
-        match.programme.slug,
+        -match.preference_points,
+        -(p.max_amount_cny or 0),
+        days,
+        p.days_to_money_assumed,
+        p.name.en,
+        p.slug,  # two programmes alike in all of the above: any fixed order
     )
 
 

@@ -44,6 +44,7 @@ from programs.engine.contract import (
     to_bool,
     to_decimal,
 )
+from programs.engine.text import either
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -95,6 +96,10 @@ class Operator:
     unknown: ClassVar[StrPromise] = _(
         "Not answered yet: %(field)s (%(operator)s %(expected)s)."
     )
+    #: Is a rule met by gaining one of its values, so that the field's action
+    #: ("open a shop on …") says what to do? Rules met by not having
+    #: something, or by a number, are not.
+    actionable: ClassVar[bool] = False
     unknown_derived: ClassVar[StrPromise] = _(
         "Not known yet: %(field)s, worked out from your other answers (%(operator)s %(expected)s)."
     )
@@ -137,6 +142,14 @@ class Operator:
     ) -> dict[str, str]:
         """Return extra placeholders of this operator's reasons."""
         return {}
+
+    def action(self, spec: FieldSpec, expected: Any) -> str | None:
+        """Return what the owner can do to meet the rule, or None if nothing."""
+        if not (self.actionable and spec.action):
+            return None
+        codes = (expected,) if isinstance(expected, str) else tuple(expected)
+        labels = [spec.choice_label(code) for code in codes]
+        return str(spec.action % {"values": either(labels)})
 
     def describe(self, spec: FieldSpec, expected: Any) -> str:
         """Return the rule as the catalogue states it, in the active language."""
@@ -210,6 +223,7 @@ class Equals(Operator):
     name = "equals"
     label = _("equals")
     kinds = CHOICE
+    actionable = True
     value_help = _("one code")
     met = _("%(field)s is %(expected)s.")
     not_met = _("%(field)s must be %(expected)s; you said %(actual)s.")
@@ -231,6 +245,7 @@ class OneOf(Operator):
     name = "one_of"
     label = _("is one of")
     kinds = CHOICE
+    actionable = True
     value_help = _("codes separated by commas")
     met = _("%(field)s is %(actual)s, one of: %(expected)s.")
     not_met = _("%(field)s must be one of: %(expected)s; you said %(actual)s.")
@@ -248,6 +263,7 @@ class OneOf(Operator):
 class NotOneOf(OneOf):
     name = "not_one_of"
     label = _("is not one of")
+    actionable = False
     met = _("%(field)s is %(actual)s, not one of: %(expected)s.")
     not_met = _("%(field)s must not be one of: %(expected)s; you said %(actual)s.")
 
@@ -263,6 +279,7 @@ class ContainsAny(Operator):
     name = "contains_any"
     label = _("contains any of")
     kinds = SET
+    actionable = True
     value_help = _("codes separated by commas")
     met = _("%(field)s include %(matched)s.")
     not_met = _("%(field)s must include one of: %(expected)s; you said %(actual)s.")
@@ -289,6 +306,7 @@ class NotContainsAny(ContainsAny):
 
     name = "not_contains_any"
     label = _("contains none of")
+    actionable = False
     met = _("%(field)s include none of: %(expected)s.")
     not_met = _("%(field)s must include none of: %(expected)s; you said %(matched)s.")
 

@@ -93,6 +93,12 @@ def _groups(programme: matching.Programme) -> list[list[matching.Criterion]]:
     ]
 
 
+def _actionable(programme: matching.Programme) -> list[bool]:
+    """Return, per required group in group order, whether the owner can act on it."""
+    rules = programme.rules
+    return [group in rules.actionable for group, _members in rules.groups]
+
+
 def group_conditions(programme: matching.Programme) -> list[tuple[Q, Q]]:
     """Return (met, failed) conditions per required group."""
     result = []
@@ -124,10 +130,16 @@ def outcome_expression(programme: matching.Programme) -> Case:
 
 
 def failing_groups_expression(programme: matching.Programme) -> Any:
-    """Return the number of failing groups; 1 means a near miss."""
+    """Return the failing groups counted 1 when actionable, 2 when not; 1 is a near miss."""
     terms = [
-        Case(When(failed, then=Value(1)), default=Value(0), output_field=IntegerField())
-        for _, failed in group_conditions(programme)
+        Case(
+            When(failed, then=Value(1 if actionable else 2)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        for (_, failed), actionable in zip(
+            group_conditions(programme), _actionable(programme), strict=True
+        )
     ]
     return _sum(terms)
 
@@ -172,23 +184,29 @@ def matching_profiles(
     )
 
 
-#: In a programme's state code, each failing group adds FAILED and each
-#: unknown group adds UNKNOWN (a programme has fewer than 1,000 groups).
+#: In a programme's state code, each failing group the owner can act on adds
+#: FAILED, each other failing group FIXED, and each unknown group UNKNOWN (a
+#: programme has fewer than 1,000 groups). So a code from FAILED up to 2 x
+#: FAILED is a near miss: one actionable failing group and nothing else failed.
 FAILED, UNKNOWN = 1000, 1
+FIXED = FAILED * FAILED
 
 
 def state_code(programme: matching.Programme) -> Any:
-    """Return an integer expression: 0 all groups met, 1000 x failing + unknown groups.
+    """Return an integer expression: 0 when all groups are met, else the sum above.
 
     Each group's condition appears once, so the database evaluates each
     criterion once per profile however the code is used afterwards.
     """
     terms = []
-    for criteria in _groups(programme):
+    for criteria, actionable in zip(
+        _groups(programme), _actionable(programme), strict=True
+    ):
         group = ExpressionWrapper(
             _any(criterion_state(c) for c in criteria), output_field=BooleanField()
         )
-        failed = (Value(1) - Cast(group, IntegerField())) * Value(FAILED)
+        weight = FAILED if actionable else FIXED
+        failed = (Value(1) - Cast(group, IntegerField())) * Value(weight)
         terms.append(Coalesce(failed, Value(UNKNOWN)))
     return _sum(terms)
 

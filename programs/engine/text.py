@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,16 @@ def is_chinese() -> bool:
 def list_separator() -> str:
     """Return the separator for a list of values in the active language."""
     return "、" if is_chinese() else ", "
+
+
+def either(items: list[str]) -> str:
+    """Return alternatives as a reader says them: "A, B or C", "A、B或C"."""
+    if len(items) < 2:
+        return "".join(items)
+    return gettext("%(items)s or %(last)s") % {
+        "items": list_separator().join(items[:-1]),
+        "last": items[-1],
+    }
 
 
 def format_number(value: Decimal | int) -> str:

@@ -113,8 +113,14 @@ def questions(match: ProgrammeMatch) -> str:
     return list_separator().join(str(FIELDS[name].label) for name in match.questions)
 
 
-def changes(match: ProgrammeMatch) -> str:
-    return "\n".join(result.reason for result in match.changes)
+def needs_addressed(match: ProgrammeMatch) -> str:
+    needs = FIELDS["needs"]
+    return list_separator().join(needs.choice_label(c) for c in match.needs_addressed)
+
+
+def actions(match: ProgrammeMatch) -> str:
+    """Return what the owner could do to get a near miss (any one of them)."""
+    return "\n".join(match.actions)
 
 
 def criterion_parts(result: CriterionResult) -> tuple[str, str, str]:
@@ -153,13 +159,14 @@ REPORT_COLUMNS: tuple[tuple[Promise, Accessor], ...] = (
     (_("Programme"), programme_name),
     (_("Provider"), provider_name),
     (_("Result"), result_label),
+    (_("For what you need"), needs_addressed),
     (_("Availability"), availability_label),
     (_("Opens on"), opens_on),
     (_("Closes on"), closes_on),
     (_("What you get"), benefits),
     (_("How to apply"), how_to_apply),
     (_("Questions to settle"), questions),
-    (_("What would have to change"), changes),
+    (_("What you could do"), actions),
     (_("Criteria"), criteria),
     (_("Sources"), sources),
 )

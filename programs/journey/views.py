@@ -36,6 +36,7 @@ from django.views.decorators.http import (
 from programs.catalogue import store
 from programs.engine import contract, matching
 from programs.engine.matching import Tier
+from programs.engine.text import list_separator
 from programs.journey import alerts, kept, personal_report
 from programs.journey.forms import ConsentForm, EmailLinkForm, ProfileForm
 from programs.models import BusinessProfile
@@ -158,6 +159,10 @@ def render_form(
     )
 
 
+#: The needs vocabulary, for "for what you need" on each card.
+NEEDS = contract.FIELDS["needs"]
+
+
 def results_context(
     report: matching.MatchReport,
     *,
@@ -183,7 +188,13 @@ def results_context(
             section = "unavailable"
         else:
             section = m.tier
-        card = {"match": m, "id": f"p-{m.programme.slug}"}
+        card = {
+            "match": m,
+            "id": f"p-{m.programme.slug}",
+            "needs": list_separator().join(
+                NEEDS.choice_label(code) for code in m.needs_addressed
+            ),
+        }
         if m.questions and m.tier == "possibly_eligible":
             question_form = ProfileForm(initial=answers, auto_id=f"q{index}_%s")
             card["question_fields"] = [question_form[name] for name in m.questions]

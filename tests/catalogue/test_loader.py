@@ -28,7 +28,7 @@ def test_load_creates_programmes_with_rules_and_sources(catalogue_file):
         (c.field, c.operator, c.value, c.required) for c in programme.criteria.all()
     ] == [
         ("size_class", "one_of", ["micro", "small"], True),
-        ("needs", "contains_any", ["financing", "interest_relief"], True),
+        ("province", "equals", "CN-HB", True),
         ("platforms", "contains_any", ["alipay_merchant"], False),
     ]
     assert [s.confidence for s in programme.sources.all()] == ["H", "L"]

@@ -6,8 +6,9 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
-from programs.engine import matching
+from programs.engine import matching, rules
 from programs.engine.matching import Availability, Outcome, assess, match
 from tests.builders import AS_OF, make_profile, make_programme, rule
 
@@ -41,7 +42,7 @@ def test_every_group_must_pass():
     programme = make_programme(
         "p",
         rule("business_type", "equals", "restaurant", group=1),
-        rule("needs", "contains_any", ["financing"], group=2),
+        rule("province", "equals", "CN-ZJ", group=2),
     )
     assert (
         assess(make_profile(business_type="restaurant"), programme, as_of=AS_OF).outcome
@@ -51,31 +52,60 @@ def test_every_group_must_pass():
     assert failed.outcome is Outcome.NOT_ELIGIBLE
 
 
-def test_one_failing_group_is_a_near_miss_with_what_would_have_to_change():
+def test_one_failing_group_the_owner_can_act_on_is_a_near_miss_with_the_action():
     programme = make_programme(
         "p",
-        rule("export_share_pct", "gte", 10, group=1),
-        rule("needs", "contains_any", ["financing"], group=2),
+        rule("platforms", "contains_any", ["taobao", "tmall"], group=1),
+        rule("province", "equals", "CN-ZJ", group=2),
     )
-    result = assess(make_profile(export_share_pct=Decimal(0)), programme, as_of=AS_OF)
+    result = assess(make_profile(platforms={"jd"}), programme, as_of=AS_OF)
     assert result.outcome is Outcome.NOT_ELIGIBLE
     assert result.near_miss is True
     assert result.tier == "near_miss"
     [change] = result.changes
-    assert change.criterion.field == "export_share_pct"
-    assert (
-        change.reason
-        == "Share of revenue from exports (%) must be at least 10; you said 0."
+    assert change.criterion.field == "platforms"
+    assert result.actions == ("Open a shop or an account on Taobao or Tmall.",)
+    with translation.override("zh-hans"):
+        assert result.actions == ("在淘宝或天猫开店或开通账户。",)
+
+
+def test_a_failing_group_nobody_can_change_is_not_a_near_miss():
+    programme = make_programme(
+        "p",
+        rule("export_share_pct", "gte", 10, group=1),
+        rule("province", "equals", "CN-ZJ", group=2),
     )
+    result = assess(make_profile(export_share_pct=Decimal(0)), programme, as_of=AS_OF)
+    assert result.outcome is Outcome.NOT_ELIGIBLE
+    assert result.near_miss is False
+    assert result.tier == "not_eligible"
+    assert result.changes == ()
+    assert result.actions == ()
+
+
+def test_a_group_is_actionable_only_when_every_alternative_is():
+    programme = make_programme(
+        "p",
+        rule("registration", "equals", "individual_business", group=1),
+        rule("size_class", "one_of", ["micro"], group=1),
+    )
+    large_company = make_profile(
+        registration="company", employees=5000, annual_revenue_cny=10**9
+    )
+    result = assess(large_company, programme, as_of=AS_OF)
+    assert result.outcome is Outcome.NOT_ELIGIBLE
+    assert result.near_miss is False
 
 
 def test_two_failing_groups_are_not_a_near_miss():
     programme = make_programme(
         "p",
-        rule("export_share_pct", "gte", 10, group=1),
-        rule("needs", "contains_any", ["cloud_it"], group=2),
+        rule("platforms", "contains_any", ["taobao"], group=1),
+        rule("registration", "equals", "individual_business", group=2),
     )
-    result = assess(make_profile(export_share_pct=Decimal(0)), programme, as_of=AS_OF)
+    result = assess(
+        make_profile(platforms=set(), registration="company"), programme, as_of=AS_OF
+    )
     assert result.outcome is Outcome.NOT_ELIGIBLE
     assert result.near_miss is False
     assert result.changes == ()
@@ -85,9 +115,9 @@ def test_failing_group_wins_over_unknown_group():
     programme = make_programme(
         "p",
         rule("has_bank_loan", "is", True, group=1),
-        rule("business_type", "equals", "farm", group=2),
+        rule("registration", "equals", "individual_business", group=2),
     )
-    result = assess(make_profile(), programme, as_of=AS_OF)
+    result = assess(make_profile(registration="company"), programme, as_of=AS_OF)
     assert result.outcome is Outcome.NOT_ELIGIBLE
     assert result.near_miss is True
 
@@ -95,7 +125,7 @@ def test_failing_group_wins_over_unknown_group():
 def test_preferences_never_exclude_but_raise_the_score():
     programme = make_programme(
         "p",
-        rule("needs", "contains_any", ["financing"], group=1),
+        rule("province", "equals", "CN-ZJ", group=1),
         rule("platforms", "contains_any", ["taobao"], required=False),
         needs={"financing"},
     )
@@ -117,12 +147,34 @@ def test_programme_without_required_criteria_is_eligible_for_everyone():
 def test_discretionary_selection_is_never_better_than_possibly_eligible():
     programme = make_programme(
         "p",
-        rule("needs", "contains_any", ["financing"]),
+        rule("province", "equals", "CN-ZJ"),
         discretionary="Chosen by the provider",
     )
     result = assess(make_profile(), programme, as_of=AS_OF)
     assert result.outcome is Outcome.POSSIBLY_ELIGIBLE
     assert result.questions == ()
+
+
+def test_needs_never_decide_eligibility():
+    programme = make_programme("p", needs={"financing"})
+    result = assess(make_profile(needs={"training"}), programme, as_of=AS_OF)
+    assert result.outcome is Outcome.ELIGIBLE
+    assert result.needs_addressed == ()
+
+
+def test_each_result_says_which_stated_needs_it_addresses_in_contract_order():
+    programme = make_programme("p", needs={"training", "tax_relief", "financing"})
+    result = assess(
+        make_profile(needs={"training", "financing", "hiring"}), programme, as_of=AS_OF
+    )
+    assert result.needs_addressed == ("financing", "training")
+    assert result.to_dict()["needs_addressed"] == ["financing", "training"]
+
+
+def test_rules_on_needs_are_refused():
+    with pytest.raises(rules.RuleError) as caught:
+        rules.clean_criterion_value("needs", "contains_any", ["financing"])
+    assert list(caught.value.errors) == ["field"]
 
 
 def test_unknown_derived_field_asks_for_the_answers_it_comes_from():
@@ -166,30 +218,36 @@ def test_withdrawn_programme_is_closed_whatever_its_dates():
 
 
 def ranking_catalogue():
-    needs_financing = rule("needs", "contains_any", ["financing"], group=1)
     return [
         make_programme(
-            "slow-good-fit",
-            needs_financing,
-            days_to_money=60,
-            needs={"financing", "interest_relief"},
+            "slow-two-needs", days_to_money=60, needs={"financing", "interest_relief"}
         ),
-        make_programme("fast-poor-fit", needs_financing, days_to_money=1, needs=set()),
-        make_programme("unknown-speed", needs_financing, needs={"financing"}),
-        make_programme("possibly", rule("has_bank_loan", "is", True), days_to_money=0),
+        make_programme("fast-one-need", days_to_money=1, needs={"financing"}),
+        make_programme("unknown-speed-one-need", needs={"financing"}),
+        make_programme("fast-no-need", days_to_money=0, needs={"hiring"}),
         make_programme(
-            "near-miss", rule("business_type", "equals", "farm"), days_to_money=0
+            "possibly-one-need",
+            rule("has_bank_loan", "is", True),
+            days_to_money=0,
+            needs={"financing"},
+        ),
+        make_programme(
+            "near-miss",
+            rule("platforms", "contains_any", ["taobao"]),
+            days_to_money=0,
+            needs={"financing"},
         ),
         make_programme(
             "not-eligible",
             rule("business_type", "equals", "farm", group=1),
             rule("province", "equals", "CN-HB", group=2),
+            needs={"financing"},
         ),
         make_programme(
-            "closed-eligible",
-            needs_financing,
+            "closed-one-need",
             days_to_money=0,
             closes_on=datetime.date(2020, 1, 1),
+            needs={"financing"},
         ),
     ]
 
@@ -198,54 +256,82 @@ def slugs(report):
     return [m.programme.slug for m in report.matches]
 
 
-def test_urgent_business_sees_fast_money_first_within_each_tier():
-    profile = make_profile(
-        needs={"financing", "interest_relief"}, cash_runway_months=Decimal(1)
+def owner(**answers):
+    return make_profile(
+        needs={"financing", "interest_relief"}, platforms=set(), **answers
     )
+
+
+def test_urgent_business_sees_fast_money_first_within_each_group():
+    profile = owner(cash_runway_months=Decimal(1))
     assert profile.urgency == "critical"
     report = match(profile, ranking_catalogue(), as_of=AS_OF)
     assert slugs(report) == [
-        "fast-poor-fit",
-        "slow-good-fit",
-        "unknown-speed",
-        "closed-eligible",
-        "possibly",
+        "fast-one-need",
+        "slow-two-needs",
+        "unknown-speed-one-need",
+        "closed-one-need",
+        "possibly-one-need",
+        "fast-no-need",
         "near-miss",
         "not-eligible",
     ]
 
 
-def test_business_with_time_sees_best_fit_first_within_each_tier():
-    profile = make_profile(
-        needs={"financing", "interest_relief"}, cash_runway_months=Decimal(12)
-    )
+def test_business_with_time_sees_more_of_its_needs_first_within_each_group():
+    profile = owner(cash_runway_months=Decimal(12))
     assert profile.urgency == "low"
     report = match(profile, ranking_catalogue(), as_of=AS_OF)
     assert slugs(report) == [
-        "slow-good-fit",
-        "unknown-speed",
-        "fast-poor-fit",
-        "closed-eligible",
-        "possibly",
+        "slow-two-needs",
+        "fast-one-need",
+        "unknown-speed-one-need",
+        "closed-one-need",
+        "possibly-one-need",
+        "fast-no-need",
         "near-miss",
         "not-eligible",
     ]
 
 
 def test_unknown_urgency_ranks_like_a_business_with_time():
-    profile = make_profile(needs={"financing", "interest_relief"})
+    profile = owner()
     assert profile.urgency is None
     assert slugs(match(profile, ranking_catalogue(), as_of=AS_OF))[:3] == [
-        "slow-good-fit",
-        "unknown-speed",
-        "fast-poor-fit",
+        "slow-two-needs",
+        "fast-one-need",
+        "unknown-speed-one-need",
+    ]
+
+
+def test_a_fit_for_nothing_asked_comes_after_every_fit_for_a_stated_need():
+    report = match(owner(), ranking_catalogue(), as_of=AS_OF)
+    fits = [m for m in report.matches if m.tier in ("eligible", "possibly_eligible")]
+    addressing = [bool(m.needs_addressed) for m in fits]
+    assert addressing == sorted(addressing, reverse=True)
+    assert fits[-1].programme.slug == "fast-no-need"
+
+
+def test_ties_go_to_the_larger_amount_then_a_documented_time_to_money():
+    same = {"days_to_money": 5, "needs": {"financing"}}
+    catalogue = [
+        make_programme("a-small", max_amount_cny=Decimal(1000), **same),
+        make_programme("b-estimated", days_to_money_assumed=True, **same),
+        make_programme("c-large", max_amount_cny=Decimal(100000), **same),
+        make_programme("d-documented", days_to_money_assumed=False, **same),
+    ]
+    assert slugs(match(owner(), catalogue, as_of=AS_OF)) == [
+        "c-large",
+        "a-small",
+        "d-documented",
+        "b-estimated",
     ]
 
 
 def test_report_counts_each_tier():
-    report = match(make_profile(), ranking_catalogue(), as_of=AS_OF)
+    report = match(owner(), ranking_catalogue(), as_of=AS_OF)
     assert report.counts() == {
-        "eligible": 4,
+        "eligible": 5,
         "possibly_eligible": 1,
         "near_miss": 1,
         "not_eligible": 1,

@@ -128,7 +128,7 @@ def test_reasons_follow_the_active_language():
         ("province", "one_of", ["CN-XX"], "value"),
         ("business_type", "equals", ["farm", "restaurant"], "value"),
         ("has_bank_loan", "is", "perhaps", "value"),
-        ("needs", "contains_any", [], "value"),
+        ("platforms", "contains_any", [], "value"),
         ("premises", "bogus", "owned", "operator"),
     ],
 )

@@ -43,7 +43,7 @@ def possibly_programme(slug: str = "possibly", **kw):
 
 def near_miss_programme(slug: str = "near-miss", **kw):
     kw.setdefault("name", Text("Beijing Stall Fund", "北京摊位基金"))
-    return make_programme(slug, rule("province", "equals", "CN-BJ"), **kw)
+    return make_programme(slug, rule("platforms", "contains_any", ["taobao"]), **kw)
 
 
 def not_eligible_programme(slug: str = "not-eligible", **kw):
@@ -64,7 +64,7 @@ def mixed_report(profile=None, **extra):
         eligible_programme(**extra),
     ]
     return matching.match(
-        profile or make_profile(),
+        profile or make_profile(platforms=set()),
         programmes,
         as_of=AS_OF,
         catalogue_version=VERSION,
@@ -106,7 +106,7 @@ def test_every_tier_has_a_result_label():
 
 
 def test_report_columns_are_heading_and_accessor_pairs():
-    assert len(personal_report.REPORT_COLUMNS) == 12
+    assert len(personal_report.REPORT_COLUMNS) == 13
     for heading, accessor in personal_report.REPORT_COLUMNS:
         assert str(heading)
         assert callable(accessor)
@@ -120,7 +120,13 @@ def test_report_columns_are_heading_and_accessor_pairs():
 def test_csv_header_is_in_english_by_default():
     header = csv_rows(mixed_report())[0]
 
-    assert header[:4] == ["Programme", "Provider", "Result", "Availability"]
+    assert header[:5] == [
+        "Programme",
+        "Provider",
+        "Result",
+        "For what you need",
+        "Availability",
+    ]
     assert header[-2:] == ["Criteria", "Sources"]
 
 
@@ -207,16 +213,26 @@ def test_csv_criteria_cell_states_result_reason_and_basis():
     ]
 
 
-def test_csv_lists_questions_to_settle_and_what_would_have_to_change():
+def test_csv_lists_questions_to_settle_and_what_the_owner_could_do():
     rows = csv_rows(mixed_report())
     possibly, near_miss = rows[2], rows[3]
 
     assert possibly[column("Questions to settle")] == "number of employees"
-    assert possibly[column("What would have to change")] == ""
-    assert near_miss[column("What would have to change")] == (
-        "Province must be Beijing; you said Zhejiang."
+    assert possibly[column("What you could do")] == ""
+    assert near_miss[column("What you could do")] == (
+        "Open a shop or an account on Taobao."
     )
     assert near_miss[column("Questions to settle")] == ""
+
+
+def test_csv_says_which_stated_needs_each_programme_addresses():
+    report = mixed_report(
+        profile=make_profile(platforms=set(), needs={"financing", "training"}),
+        needs={"training", "tax_relief"},
+    )
+    [eligible] = [row for row in csv_rows(report)[1:] if row[0].startswith("Rent")]
+
+    assert eligible[column("For what you need")] == "Training and courses"
 
 
 def test_csv_closing_date_without_assumption_is_plain():
@@ -285,7 +301,7 @@ def test_pdf_text_shows_programmes_date_version_and_reasons():
     assert AS_OF.isoformat() in text
     assert VERSION in text
     assert "Province is Zhejiang." in text
-    assert "Province must be Beijing; you said Zhejiang." in text
+    assert "Open a shop or an account on Taobao." in text
 
 
 def test_pdf_lists_answered_and_unanswered_fields_and_derived_values():

@@ -37,9 +37,9 @@ def programmes(count: int) -> None:
         )
         CriterionFactory(
             programme=Programme.objects.get(slug=f"scaled-{n:03d}"),
-            field="needs",
-            operator="contains_any",
-            value=["financing"],
+            field="province",
+            operator="one_of",
+            value=["CN-HB", "CN-ZJ"],
             group=2,
         )
 
