@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -694,6 +694,77 @@ def urgency_for(runway: Decimal | None) -> str | None:
 URGENT = frozenset({"critical", "high"})
 
 # --------------------------------------------------------------------------
+# Answers that cannot all be true
+# --------------------------------------------------------------------------
+
+#: The small-scale VAT taxpayer standard: annual VAT-liable sales of RMB 5
+#: million or less (财税〔2018〕33号, from 1 May 2018). Above it a business must
+#: register as a general taxpayer.
+SMALL_SCALE_VAT_LIMIT = Decimal(5_000_000)
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """Two answers that cannot both be true, and what to tell the owner."""
+
+    fields: tuple[str, str]
+    message: StrPromise
+    holds: Callable[[Mapping[str, Any]], bool]  # True when the answers contradict
+
+
+def _exports_without_markets(v: Mapping[str, Any]) -> bool:
+    share = v.get("export_share_pct")
+    return share is not None and share > 0 and v.get("export_markets") == frozenset()
+
+
+def _markets_without_exports(v: Mapping[str, Any]) -> bool:
+    share = v.get("export_share_pct")
+    return share is not None and share == 0 and bool(v.get("export_markets"))
+
+
+def _small_scale_above_the_limit(v: Mapping[str, Any]) -> bool:
+    revenue = v.get("annual_revenue_cny")
+    return (
+        revenue is not None
+        and revenue > SMALL_SCALE_VAT_LIMIT
+        and v.get("vat_small_scale") is True
+    )
+
+
+CONTRADICTIONS: tuple[Contradiction, ...] = (
+    Contradiction(
+        ("export_share_pct", "export_markets"),
+        _(
+            "You chose “I don't export” but gave a share of revenue from exports "
+            "above 0. Change one of the two."
+        ),
+        _exports_without_markets,
+    ),
+    Contradiction(
+        ("export_share_pct", "export_markets"),
+        _(
+            "You said none of your revenue comes from exports but chose export "
+            "markets. Change one of the two."
+        ),
+        _markets_without_exports,
+    ),
+    Contradiction(
+        ("annual_revenue_cny", "vat_small_scale"),
+        _(
+            "With revenue above RMB 5 million a year a business is a general VAT "
+            "taxpayer, not a small-scale one. Check your revenue or your VAT answer."
+        ),
+        _small_scale_above_the_limit,
+    ),
+)
+
+
+def contradictions(values: Mapping[str, Any]) -> list[tuple[tuple[str, str], str]]:
+    """Return the answers that contradict each other, each with its message."""
+    return [(c.fields, str(c.message)) for c in CONTRADICTIONS if c.holds(values)]
+
+
+# --------------------------------------------------------------------------
 # Parsing answers: the one validation path for the API, CSV and commands
 # --------------------------------------------------------------------------
 
@@ -764,6 +835,10 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
             values[name] = parse_value(FIELDS[name], data.get(name))
         except FieldProblem as problem:
             errors.setdefault(name, []).append(str(problem.message))
+    if not errors:
+        for fields_, message in contradictions(values):
+            for name in fields_:
+                errors.setdefault(name, []).append(message)
     if errors:
         raise ProfileError(errors)
     values["city"] = values["city"] or ""

@@ -229,6 +229,18 @@ class ProfileForm(ProfileQuestions):  # type: ignore[valid-type,misc]
             raise forms.ValidationError(problem, code="as_of_range")
         return as_of
 
+    def clean(self) -> dict[str, Any]:
+        """Refuse answers that contradict each other, at both questions."""
+        cleaned = super().clean() or {}
+        answered = {name: cleaned.get(name) for name in PROFILE_FIELDS}
+        for names, message in contract.contradictions(answered):
+            for name in names:
+                if name in cleaned:
+                    self.add_error(
+                        name, forms.ValidationError(message, code="contradiction")
+                    )
+        return cleaned
+
     def to_profile(self) -> contract.Profile:
         """Return the valid answers as a Profile (call after is_valid())."""
         values = {name: self.cleaned_data.get(name) for name in PROFILE_FIELDS}
