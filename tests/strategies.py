@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from programs.engine import contract, matching, rules
@@ -66,6 +67,9 @@ def profiles(draw):
             continue
         values[name] = draw(st.one_of(st.none(), answer_for(name)))
     values["city"] = values["city"] or ""
+    # Profiles as the parser lets them in: answers that agree with each other
+    # (the implications between them are then exercised, never contradicted).
+    assume(not contract.contradictions(values))
     return contract.Profile(**values)
 
 

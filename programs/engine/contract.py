@@ -759,6 +759,64 @@ CONTRADICTIONS: tuple[Contradiction, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Implication:
+    """An answer that follows from another one: asked never, shown as implied.
+
+    When ``field`` is not answered and the answer ``when_field`` meets the
+    rule ``(when_operator, when_value)`` of the rule language, ``field`` is
+    taken to be ``value``. The matcher applies it to a profile's facts and the
+    SQL path to stored columns (``programs.engine.sql``), from this one
+    declaration.
+    """
+
+    field: str
+    value: Any
+    when_field: str
+    when_operator: str
+    when_value: Any
+    because: StrPromise
+
+
+IMPLICATIONS: tuple[Implication, ...] = (
+    Implication(
+        "export_markets",
+        frozenset(),
+        "export_share_pct",
+        "lte",
+        Decimal(0),
+        _(
+            "You said none of your revenue comes from exports, so you have no export markets."
+        ),
+    ),
+    Implication(
+        "export_share_pct",
+        Decimal(0),
+        "export_markets",
+        "not_contains_any",
+        tuple(code for code, _label in EXPORT_MARKETS),
+        _("You said you don't export, so none of your revenue comes from exports."),
+    ),
+    Implication(
+        "vat_small_scale",
+        False,
+        "annual_revenue_cny",
+        "gte",
+        SMALL_SCALE_VAT_LIMIT + Decimal("0.01"),
+        _(
+            "Your revenue is above RMB 5 million a year, so you are a general VAT "
+            "taxpayer, not a small-scale one."
+        ),
+    ),
+)
+
+#: Field -> the implications that can fill it.
+IMPLIED_FIELDS: dict[str, tuple[Implication, ...]] = {
+    name: tuple(i for i in IMPLICATIONS if i.field == name)
+    for name in {i.field for i in IMPLICATIONS}
+}
+
+
 def contradictions(values: Mapping[str, Any]) -> list[tuple[tuple[str, str], str]]:
     """Return the answers that contradict each other, each with its message."""
     return [(c.fields, str(c.message)) for c in CONTRADICTIONS if c.holds(values)]

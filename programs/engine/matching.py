@@ -59,10 +59,19 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from programs.engine.contract import FIELDS, PROFILE_FIELDS, URGENT, FieldSpec, Profile
-from programs.engine.rules import Operator, State
+from programs.engine.contract import (
+    FIELDS,
+    IMPLICATIONS,
+    PROFILE_FIELDS,
+    URGENT,
+    FieldSpec,
+    Implication,
+    Profile,
+)
+from programs.engine.rules import Operator, State, operator
 from programs.engine.text import Text, jsonable
 
 if TYPE_CHECKING:
@@ -354,12 +363,19 @@ class CriterionResult:
     criterion: Criterion
     state: State
     actual: Any
+    implied_by: Implication | None = None  # the answer was not given but implied
 
     @property
     def reason(self) -> str:
         """Return why the criterion is met, not met or unknown, in the active language."""
         c = self.criterion
-        return c.operator.reason(self.state, c.spec, c.value, self.actual)
+        reason = c.operator.reason(self.state, c.spec, c.value, self.actual)
+        if self.implied_by is not None:
+            return gettext("%(because)s %(reason)s") % {
+                "because": self.implied_by.because,
+                "reason": reason,
+            }
+        return reason
 
     @property
     def questions(self) -> tuple[str, ...]:
@@ -381,13 +397,17 @@ class ProgrammeMatch:
     failing_groups: tuple[int, ...] = ()
     unknown_groups: tuple[int, ...] = ()
     facts: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Fields not answered but implied by another answer, with the implication.
+    implied: Mapping[str, Implication] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @cached_property
     def results(self) -> tuple[CriterionResult, ...]:
         """Return each criterion with its state and the answer it was tested on."""
-        get = self.facts.get
+        get, implied = self.facts.get, self.implied.get
         return tuple(
-            CriterionResult(c, state, get(c.field))
+            CriterionResult(c, state, get(c.field), implied(c.field))
             for c, state in zip(self.programme.criteria, self.states, strict=True)
         )
 
@@ -472,15 +492,41 @@ class ProgrammeMatch:
         }
 
 
+#: Each implication with the test of its condition, built once.
+IMPLICATION_TESTS: tuple[tuple[Implication, Callable[[Any], bool]], ...] = tuple(
+    (i, operator(i.when_operator).test(i.when_value)) for i in IMPLICATIONS
+)
+
+
+def facts_of(profile: Profile) -> tuple[dict[str, Any], dict[str, Implication]]:
+    """Return every fact a criterion may test, and the answers that were implied.
+
+    The facts are the answers, the derived fields, and each unanswered field
+    that another answer implies (``contract.IMPLICATIONS``).
+    """
+    facts = profile.facts()
+    implied: dict[str, Implication] = {}
+    for implication, test in IMPLICATION_TESTS:
+        if facts.get(implication.field) is not None:
+            continue
+        actual = facts.get(implication.when_field)
+        if actual is not None and test(actual):
+            facts[implication.field] = implication.value
+            implied[implication.field] = implication
+    return facts, implied
+
+
 def assess(
     profile: Profile,
     programme: Programme,
     *,
     as_of: datetime.date,
     facts: Mapping[str, Any] | None = None,
+    implied: Mapping[str, Implication] | None = None,
 ) -> ProgrammeMatch:
     """Return how one profile fares against one programme's criteria."""
-    facts = profile.facts() if facts is None else facts
+    if facts is None:
+        facts, implied = facts_of(profile)
     rules = programme.rules
     get = facts.get
     met, not_met, unknown_state = State.MET, State.NOT_MET, State.UNKNOWN
@@ -523,6 +569,7 @@ def assess(
         failing_groups=tuple(failing),
         unknown_groups=tuple(unknown),
         facts=facts,
+        implied=implied or {},
     )
 
 
@@ -596,8 +643,11 @@ def match(
     catalogue_version: str = "",
 ) -> MatchReport:
     """Return every programme assessed for the profile, ranked best first."""
-    facts = profile.facts()
+    facts, implied = facts_of(profile)
     urgent = facts["urgency"] in URGENT
-    assessed = [assess(profile, p, as_of=as_of, facts=facts) for p in programmes]
+    assessed = [
+        assess(profile, p, as_of=as_of, facts=facts, implied=implied)
+        for p in programmes
+    ]
     assessed.sort(key=lambda m: rank_key(m, urgent=urgent))
     return MatchReport(profile, as_of, catalogue_version, tuple(assessed))

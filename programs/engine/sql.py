@@ -34,6 +34,7 @@ from django.db.models import (
     Count,
     ExpressionWrapper,
     F,
+    Field,
     IntegerField,
     Q,
     QuerySet,
@@ -46,7 +47,14 @@ from django.utils import timezone
 
 from programs.catalogue.store import current_catalogue
 from programs.engine import matching
-from programs.engine.contract import criterion_column
+from programs.engine.contract import (
+    FIELDS,
+    IMPLIED_FIELDS,
+    MASKED_FIELDS,
+    criterion_column,
+    mask_of,
+)
+from programs.engine.rules import operator
 from programs.models import BusinessProfile, Programme, StoredResult
 
 NEVER = Q(pk__isnull=True)
@@ -65,6 +73,55 @@ def _all(conditions: Iterable[Q]) -> Q:
     return reduce(and_, conditions) if conditions else ALWAYS
 
 
+# -- implied answers --------------------------------------------------------------
+
+
+def fact_column(name: str) -> str:
+    """Return what criteria on a field test: the stored column, or its fact alias."""
+    column = criterion_column(name)
+    return f"{column}_fact" if name in IMPLIED_FIELDS else column
+
+
+def stored_value(name: str, value: Any) -> Any:
+    """Return a fact's value as its column stores it (sets as bit masks)."""
+    return mask_of(value, name) if name in MASKED_FIELDS else value
+
+
+def fact_expressions() -> dict[str, Any]:
+    """Return, per implied field, its stored answer or else the implied one (SQL).
+
+    Built from ``contract.IMPLICATIONS``, as the matcher's ``facts_of`` is, so
+    both paths fill the same unanswered fields with the same values.
+    """
+    expressions = {}
+    for name, implications in IMPLIED_FIELDS.items():
+        column = criterion_column(name)
+        output = BusinessProfile._meta.get_field(column)
+        assert isinstance(output, Field)  # a concrete column, not a relation
+        expressions[fact_column(name)] = Case(
+            *(
+                When(
+                    Q(**{f"{column}__isnull": True})
+                    & operator(i.when_operator).sql(
+                        criterion_column(i.when_field),
+                        i.when_value,
+                        FIELDS[i.when_field],
+                    ),
+                    then=Value(stored_value(name, i.value), output_field=output),
+                )
+                for i in implications
+            ),
+            default=F(column),
+            output_field=output,
+        )
+    return expressions
+
+
+def with_facts(queryset: QuerySet[BusinessProfile]) -> QuerySet[BusinessProfile]:
+    """Return the queryset with the implied facts every criterion condition may test."""
+    return queryset.alias(**fact_expressions())
+
+
 def criterion_state(criterion: matching.Criterion) -> Q:
     """Return a condition SQL evaluates to TRUE (met), FALSE (not met) or NULL (unknown).
 
@@ -73,14 +130,14 @@ def criterion_state(criterion: matching.Criterion) -> Q:
     is met, FALSE when all are not met and NULL otherwise, and AND of the
     groups likewise gives eligible, not eligible or possibly eligible.
     """
-    column = criterion_column(criterion.field)
+    column = fact_column(criterion.field)
     return criterion.operator.sql(column, criterion.value, criterion.spec)
 
 
 def criterion_conditions(criterion: matching.Criterion) -> tuple[Q, Q]:
     """Return (met, not met) conditions for one criterion; neither holds when unknown."""
     met = criterion_state(criterion)
-    answered = Q(**{f"{criterion_column(criterion.field)}__isnull": False})
+    answered = Q(**{f"{fact_column(criterion.field)}__isnull": False})
     return met, answered & ~met
 
 
@@ -176,11 +233,13 @@ def matching_profiles(
 ) -> QuerySet[BusinessProfile]:
     """Return the stored profiles with that outcome for the programme: one query."""
     if outcome is matching.Outcome.ELIGIBLE:
-        return queryset.filter(eligible_q(programme))
+        return with_facts(queryset).filter(eligible_q(programme))
     if outcome is matching.Outcome.NOT_ELIGIBLE:
-        return queryset.filter(failed_q(programme))
-    return queryset.alias(_outcome=outcome_expression(programme)).filter(
-        _outcome=outcome.value
+        return with_facts(queryset).filter(failed_q(programme))
+    return (
+        with_facts(queryset)
+        .alias(_outcome=outcome_expression(programme))
+        .filter(_outcome=outcome.value)
     )
 
 
@@ -225,7 +284,7 @@ def outcome_counts(
     codes = {f"s{i}": state_code(p) for i, p in enumerate(programmes)}
     if not codes:
         return {}
-    inner = queryset.order_by().annotate(**codes).values(*codes)
+    inner = with_facts(queryset).order_by().annotate(**codes).values(*codes)
     sql, params = inner.query.sql_with_params()
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     counts = ["COUNT(*)"]
@@ -263,9 +322,8 @@ def transition_counts(
 ) -> dict[tuple[str, str], int]:
     """Return {(outcome before, outcome after): count} over stored profiles, in one query."""
     rows = (
-        queryset.annotate(
-            _before=outcome_expression(before), _after=outcome_expression(after)
-        )
+        with_facts(queryset)
+        .annotate(_before=outcome_expression(before), _after=outcome_expression(after))
         .values("_before", "_after")
         .annotate(n=Count("pk"))
         .order_by()
@@ -346,7 +404,7 @@ def rematch(
         # Each stored result of the programme beside its profile's new answer,
         # in one join: no correlated subquery per row.
         recomputed = (
-            BusinessProfile.objects.filter(results__programme_id=pk)
+            with_facts(BusinessProfile.objects.filter(results__programme_id=pk))
             .order_by()
             .annotate(
                 _result=F("results__id"),
@@ -375,7 +433,7 @@ def rematch(
                 [catalogue.version, timezone.now(), *params],
             )
             missing = (
-                BusinessProfile.objects.exclude(results__programme_id=pk)
+                with_facts(BusinessProfile.objects.exclude(results__programme_id=pk))
                 .annotate(_profile=F("pk"), _programme=Value(pk))
                 .annotate(_outcome=outcome_expression(programme))
                 .annotate(_near=near_miss_expression(programme))

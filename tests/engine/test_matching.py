@@ -343,3 +343,52 @@ def test_catalogue_version_changes_when_any_rule_changes():
     changed = [make_programme("p", rule("employees", "gte", 11))]
     assert matching.catalogue_version(base) == matching.catalogue_version(list(base))
     assert matching.catalogue_version(base) != matching.catalogue_version(changed)
+
+
+# -- implied answers ---------------------------------------------------------------------
+
+
+def test_no_export_revenue_implies_no_export_markets_and_is_never_asked():
+    programme = make_programme(
+        "p", rule("export_markets", "contains_any", ["europe", "north_america"])
+    )
+    result = assess(make_profile(export_share_pct=Decimal(0)), programme, as_of=AS_OF)
+    assert result.outcome is Outcome.NOT_ELIGIBLE
+    assert result.questions == ()
+    [reason] = [r.reason for r in result.results]
+    assert reason.startswith(
+        "You said none of your revenue comes from exports, so you have no export markets."
+    )
+
+
+def test_i_dont_export_implies_no_export_revenue():
+    programme = make_programme("p", rule("export_share_pct", "gte", 10))
+    result = assess(make_profile(export_markets=frozenset()), programme, as_of=AS_OF)
+    assert result.outcome is Outcome.NOT_ELIGIBLE
+    assert result.results[0].actual == Decimal(0)
+    with translation.override("zh-hans"):
+        assert result.results[0].reason.startswith("您说您不做出口")
+
+
+def test_revenue_above_5_million_implies_a_general_vat_taxpayer():
+    programme = make_programme("p", rule("vat_small_scale", "is", True))
+    above = assess(
+        make_profile(annual_revenue_cny=Decimal("5000000.01")), programme, as_of=AS_OF
+    )
+    at_the_limit = assess(
+        make_profile(annual_revenue_cny=Decimal(5_000_000)), programme, as_of=AS_OF
+    )
+    assert above.outcome is Outcome.NOT_ELIGIBLE
+    assert above.near_miss is False
+    assert at_the_limit.outcome is Outcome.POSSIBLY_ELIGIBLE
+    assert at_the_limit.questions == ("vat_small_scale",)
+
+
+def test_an_answer_given_is_never_replaced_by_an_implied_one():
+    programme = make_programme("p", rule("export_markets", "contains_any", ["europe"]))
+    profile = make_profile(
+        export_share_pct=Decimal(0), export_markets=frozenset({"europe"})
+    )
+    result = assess(profile, programme, as_of=AS_OF)
+    assert result.outcome is Outcome.ELIGIBLE
+    assert result.implied == {}

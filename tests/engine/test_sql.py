@@ -111,3 +111,32 @@ class TransitionTests(TestCase):
             ("not_eligible", "not_eligible"): 1,
             ("possibly_eligible", "possibly_eligible"): 1,
         }
+
+
+class ImpliedAnswersTests(TestCase):
+    def test_the_database_fills_implied_answers_as_the_matcher_does(self):
+        profile_list = [
+            make_profile(export_share_pct=0),
+            make_profile(export_markets=frozenset()),
+            make_profile(annual_revenue_cny=6_000_000),
+            make_profile(),
+        ]
+        store(profile_list)
+        programmes = [
+            make_programme(
+                "markets", rule("export_markets", "contains_any", ["europe"])
+            ),
+            make_programme("share", rule("export_share_pct", "gte", 10)),
+            make_programme("vat", rule("vat_small_scale", "is", True)),
+        ]
+        counts = sql.outcome_counts(BusinessProfile.objects.all(), programmes)
+        for programme in programmes:
+            expected = [
+                matching.assess(p, programme, as_of=AS_OF).outcome for p in profile_list
+            ]
+            # Without the implications every one of them would be "possibly".
+            assert matching.Outcome.NOT_ELIGIBLE in expected, programme.slug
+            for outcome in matching.Outcome:
+                assert counts[programme.slug][outcome.value] == expected.count(
+                    outcome
+                ), (programme.slug, outcome)
