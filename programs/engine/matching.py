@@ -51,6 +51,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -437,6 +438,16 @@ class ProgrammeMatch:
         return tuple(name for name in PROFILE_FIELDS if name in wanted)
 
     @property
+    def provider_decides(self) -> bool:
+        """Return whether only the provider's own selection is left open: no question
+        of ours would settle it, so the owner is told the provider decides."""
+        return (
+            self.outcome is Outcome.POSSIBLY_ELIGIBLE
+            and bool(self.programme.discretionary)
+            and not self.unknown_groups
+        )
+
+    @property
     def changes(self) -> tuple[CriterionResult, ...]:
         """Return the criteria of the failing group: what would have to change."""
         if not self.near_miss:
@@ -474,6 +485,7 @@ class ProgrammeMatch:
             "days_to_money": p.days_to_money,
             "discretionary": str(p.discretionary) or None,
             "questions": list(self.questions),
+            "provider_decides": self.provider_decides,
             "criteria": [
                 {
                     "field": r.criterion.field,
@@ -618,6 +630,21 @@ class MatchReport:
     def tier(self, name: str) -> list[ProgrammeMatch]:
         return [m for m in self.matches if m.tier == name]
 
+    @property
+    def next_questions(self) -> tuple[tuple[str, int], ...]:
+        """Return the unanswered fields worth asking, each with how many programmes
+        it would help settle: most first, then in form order."""
+        settles = Counter(
+            name
+            for m in self.matches
+            if m.tier is Tier.POSSIBLY_ELIGIBLE
+            for name in m.questions
+        )
+        order = {name: i for i, name in enumerate(PROFILE_FIELDS)}
+        return tuple(
+            sorted(settles.items(), key=lambda item: (-item[1], order[item[0]]))
+        )
+
     def counts(self) -> dict[str, int]:
         counts = {tier.value: 0 for tier in Tier}
         for m in self.matches:
@@ -631,6 +658,9 @@ class MatchReport:
             "profile": self.profile.to_dict(),
             "derived": {k: jsonable(v) for k, v in self.profile.derived().items()},
             "counts": self.counts(),
+            "next_questions": [
+                {"field": name, "programmes": n} for name, n in self.next_questions
+            ],
             "results": [m.to_dict() for m in self.matches],
         }
 

@@ -110,6 +110,8 @@ def how_to_apply(match: ProgrammeMatch) -> str:
 
 
 def questions(match: ProgrammeMatch) -> str:
+    if match.provider_decides:
+        return gettext("None: the provider decides who gets it.")
     return list_separator().join(str(FIELDS[name].label) for name in match.questions)
 
 

@@ -392,3 +392,47 @@ def test_an_answer_given_is_never_replaced_by_an_implied_one():
     result = assess(profile, programme, as_of=AS_OF)
     assert result.outcome is Outcome.ELIGIBLE
     assert result.implied == {}
+
+
+# -- questions worth asking --------------------------------------------------------------
+
+
+def test_a_discretionary_programme_with_nothing_to_ask_is_for_the_provider_to_decide():
+    decided = assess(
+        make_profile(),
+        make_programme(
+            "p", rule("province", "equals", "CN-ZJ"), discretionary="Picked"
+        ),
+        as_of=AS_OF,
+    )
+    open_question = assess(
+        make_profile(),
+        make_programme("q", rule("has_bank_loan", "is", True), discretionary="Picked"),
+        as_of=AS_OF,
+    )
+    assert decided.outcome is Outcome.POSSIBLY_ELIGIBLE
+    assert (decided.provider_decides, decided.questions) == (True, ())
+    assert (open_question.provider_decides, open_question.questions) == (
+        False,
+        ("has_bank_loan",),
+    )
+
+
+def test_next_questions_are_the_ones_that_settle_the_most_programmes():
+    catalogue = [
+        make_programme("a", rule("has_bank_loan", "is", True)),
+        make_programme("b", rule("has_bank_loan", "is", True)),
+        make_programme("c", rule("employees", "lte", 10)),
+        make_programme("d", rule("size_class", "one_of", ["micro"])),
+        make_programme("e", rule("province", "equals", "CN-ZJ")),
+    ]
+    report = match(make_profile(), catalogue, as_of=AS_OF)
+    assert report.next_questions == (
+        ("employees", 2),
+        ("has_bank_loan", 2),
+        ("annual_revenue_cny", 1),
+    )
+    assert report.to_dict()["next_questions"][0] == {
+        "field": "employees",
+        "programmes": 2,
+    }
