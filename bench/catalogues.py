@@ -31,7 +31,7 @@ TEMPLATES = (
     ("employees", "lte", lambda rng: Decimal(rng.choice((10, 20, 50, 100, 300)))),
     ("cash_runway_months", "lte", lambda rng: Decimal(rng.choice((1, 2, 3, 6)))),
     ("platforms", "contains_any", lambda rng: _subset(rng, "platforms", 1, 3)),
-    ("needs", "contains_any", lambda rng: _subset(rng, "needs", 1, 3)),
+    ("registration", "one_of", lambda rng: _subset(rng, "registration", 1, 2)),
     ("export_share_pct", "gte", lambda rng: Decimal(rng.choice((10, 20, 30, 50)))),
     ("has_bank_loan", "is", lambda rng: rng.random() < 0.3),
     ("urgency", "one_of", lambda rng: _subset(rng, "urgency", 1, 2)),

@@ -62,6 +62,7 @@ def main() -> None:
         "mode": "quick" if args.quick else "full",
         "machine": common.machine(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "parts": parts,
     }
     common.log("seeding (reused when already there)")
     results["data"] = data.seed(QUICK_PROFILES if args.quick else FULL_PROFILES)
@@ -71,6 +72,7 @@ def main() -> None:
 
         common.log("matcher in process")
         results["matcher"] = matcher_bench.run(quick=args.quick)
+        results["matcher"]["measured_at"] = results["date"]
     if "bulk" in parts:
         from bench import bulk_bench
 
@@ -135,7 +137,13 @@ def markdown(r: dict[str, Any]) -> str:  # noqa: C901 - one section per part
         "otherwise; comparisons are measured side by side in the same run and given as ratios.",
         "",
         f"- Run: {r['date']} ({r['mode']} mode), {r.get('bench_seconds', '?')} s in all;"
-        f" load average at the start {r.get('load_average_at_start')}",
+        f" load average at the start {r.get('load_average_at_start')}"
+        + (
+            f"; this run measured only: {', '.join(r['parts'])} (the other parts keep"
+            " the figures of the last run that measured them)"
+            if r.get("parts") and set(r["parts"]) != set(PARTS)
+            else ""
+        ),
         f"- Machine: {m['cores']} cores ({m.get('cpu', '')}), {m['memory_gb']} GB memory, {m['platform']}",
         f"- Versions: Python {v.get('python')}, Django {v.get('django')}, PostgreSQL {v.get('postgresql')},"
         f" {v.get('wrk', 'wrk')}",
@@ -377,17 +385,23 @@ def details(r: dict[str, Any]) -> list[str]:  # noqa: C901 - one section per par
         out += [
             "## 1. Matcher, in process",
             "",
-            f"One profile against a synthetic catalogue of each size (about five criteria a programme,"
+            f"Measured {mt.get('measured_at', r['date'])}."
+            f" One profile against a synthetic catalogue of each size (about five criteria a programme,"
             f" fixed seed), {mt['profiles']} synthetic profiles, median of {mt['passes']} passes."
-            " The same rules in JSON Logic, evaluated by `panzi-json-logic` to the same outcome and"
-            " near-miss flag (checked equal first); ours also builds everything the page needs.",
+            " The same rules for two peers, evaluated to the same outcome and near-miss flag"
+            " (checked equal first, on the matcher's facts: answers, derived and implied fields):"
+            " JSON Logic by `panzi-json-logic` (one rule per programme), and GoRules ZEN by"
+            " `zen-engine` (Rust, one decision per catalogue, one call per profile). Ours also"
+            " builds everything the page needs: criterion results, needs addressed, ranking.",
             "",
-            "| programmes | criteria | ours, ms per profile | json-logic, ms per profile | ours faster by |",
-            "|---:|---:|---:|---:|---:|",
+            "| programmes | criteria | ours, ms per profile | json-logic, ms | ours faster by | ZEN, ms | ours faster by |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for s in mt["sizes"].values():
+            zen_ms = s.get("zen_ms_per_profile", "—")
+            zen_ratio = f"{s['zen_ratio']}×" if "zen_ratio" in s else "—"
             out.append(
-                f"| {s['programmes']:,} | {s['criteria']:,} | {s['ours_ms_per_profile']} | {s['json_logic_ms_per_profile']} | {s['speedup']}× |"
+                f"| {s['programmes']:,} | {s['criteria']:,} | {s['ours_ms_per_profile']} | {s['json_logic_ms_per_profile']} | {s['speedup']}× | {zen_ms} | {zen_ratio} |"
             )
         out.append("")
     if h := r.get("http"):
