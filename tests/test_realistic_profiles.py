@@ -197,3 +197,58 @@ def test_today_every_2020_programme_is_reported_as_closed_not_dropped():
     report = match("01_wuhan_stall", as_of="2026-11-24")
     assert len(report["results"]) == 16
     assert {r["availability"] for r in report["results"]} == {"closed"}
+
+
+def test_chengdu_convenience_store_sees_jd_help_for_going_digital_and_stock_first():
+    report = match("13_cd_convenience_store")
+    first, second = report["results"][:2]
+    # JD Retail's digitisation help addresses both of its needs; Spark (goods
+    # and credit for corner shops) addresses buying stock.
+    assert (first["slug"], first["needs_addressed"]) == (
+        "jd-retail-digitisation",
+        ["digitisation", "stock_sourcing"],
+    )
+    assert (second["slug"], second["needs_addressed"]) == (
+        "jd-spark",
+        ["stock_sourcing"],
+    )
+    t = tiers(report)
+    # No export revenue: no export markets either, so Spring Thunder's export
+    # arm is simply not for it, and it is never asked where it exports to.
+    assert t["alibaba-spring-thunder-export"] == "not_eligible"
+    assert "export_markets" not in {q["field"] for q in report["next_questions"]}
+    # Nothing it cannot change is offered as "nearly fits".
+    assert ranked(report, "near_miss") == []
+    # The question that settles most: which platforms it sells on.
+    assert report["next_questions"][0] == {"field": "platforms", "programmes": 3}
+
+
+def test_wuhan_restaurant_on_meituan_gets_meituans_relief_while_it_ran():
+    during = match("14_wuhan_restaurant_meituan", as_of="2020-03-15")
+    after = match("14_wuhan_restaurant_meituan")
+    # Meituan's relief is for restaurants and service businesses on Meituan,
+    # February to April 2020: it fits, open in March, closed by June.
+    assert tiers(during)["meituan-merchant-relief"] == "eligible"
+    [meituan] = [r for r in during["results"] if r["slug"] == "meituan-merchant-relief"]
+    assert meituan["availability"] == "open"
+    assert meituan["needs_addressed"] == ["financing", "fee_relief"]
+    assert [
+        r["availability"] for r in after["results"] if r["slug"] == meituan["slug"]
+    ] == ["closed"]
+    # With a month of cash the fastest money comes first; of the fastest,
+    # Alibaba's merchant measures (Ele.me's catering fund, cheaper loans)
+    # address both of its needs.
+    assert during["results"][0]["slug"] == "alibaba-merchant-measures"
+
+
+def test_salon_renting_from_the_state_gets_the_rent_waiver_first():
+    report = match("15_salon_state_owned")
+    first = report["results"][0]
+    # Hairdressing is a named service sector, it rents state-owned premises
+    # and is a micro individual business: the waiver fits, and it is what it
+    # asked for.
+    assert (first["slug"], first["tier"], first["needs_addressed"]) == (
+        "gov-state-rent-relief",
+        "eligible",
+        ["rent_relief"],
+    )
