@@ -71,12 +71,20 @@ def _test(criterion: matching.Criterion) -> dict:
     raise ValueError(criterion.operator)
 
 
+def required_groups(
+    programme: matching.Programme,
+) -> dict[int, list[matching.Criterion]]:
+    """Return each required group's criteria, keyed by group, in group order."""
+    criteria = programme.criteria
+    return {
+        group: [criteria[i] for i in members]
+        for group, members in matching.required_groups(criteria)
+    }
+
+
 def json_logic_rule(programme: matching.Programme) -> dict:
     """Return a JSON Logic rule giving [outcome, near miss] for the programme."""
-    groups: dict[int, list[matching.Criterion]] = {}
-    for c in programme.criteria:
-        if c.required:
-            groups.setdefault(c.group, []).append(c)
+    groups = required_groups(programme)
     met, failed = [], []
     for criteria in groups.values():
 
@@ -162,10 +170,7 @@ def _zen_test(criterion: matching.Criterion) -> str:
 
 def zen_expression(programme: matching.Programme) -> str:
     """Return a ZEN expression giving "outcome/near miss" for the programme."""
-    groups: dict[int, list[matching.Criterion]] = {}
-    for c in programme.criteria:
-        if c.required:
-            groups.setdefault(c.group, []).append(c)
+    groups = required_groups(programme)
     met, failed = [], []
     for criteria in groups.values():
         met.append(

@@ -262,36 +262,33 @@ def owner(**answers):
     )
 
 
-def test_urgent_business_sees_fast_money_first_within_each_group():
-    profile = owner(cash_runway_months=Decimal(1))
-    assert profile.urgency == "critical"
-    report = match(profile, ranking_catalogue(), as_of=AS_OF)
-    assert slugs(report) == [
-        "fast-one-need",
-        "slow-two-needs",
-        "unknown-speed-one-need",
-        "closed-one-need",
-        "possibly-one-need",
-        "fast-no-need",
-        "near-miss",
-        "not-eligible",
-    ]
+#: The same after the first two places, whatever the urgency.
+REST = [
+    "unknown-speed-one-need",
+    "closed-one-need",
+    "possibly-one-need",
+    "fast-no-need",
+    "near-miss",
+    "not-eligible",
+]
 
 
-def test_business_with_time_sees_more_of_its_needs_first_within_each_group():
-    profile = owner(cash_runway_months=Decimal(12))
-    assert profile.urgency == "low"
+@pytest.mark.parametrize(
+    ("runway", "urgency", "first_two"),
+    [
+        # An urgent business sees the fastest money first within each group...
+        (1, "critical", ["fast-one-need", "slow-two-needs"]),
+        # ...any other the programme addressing more of its needs first.
+        (12, "low", ["slow-two-needs", "fast-one-need"]),
+    ],
+)
+def test_urgency_decides_between_speed_and_needs_within_each_group(
+    runway, urgency, first_two
+):
+    profile = owner(cash_runway_months=Decimal(runway))
+    assert profile.urgency == urgency
     report = match(profile, ranking_catalogue(), as_of=AS_OF)
-    assert slugs(report) == [
-        "slow-two-needs",
-        "fast-one-need",
-        "unknown-speed-one-need",
-        "closed-one-need",
-        "possibly-one-need",
-        "fast-no-need",
-        "near-miss",
-        "not-eligible",
-    ]
+    assert slugs(report) == [*first_two, *REST]
 
 
 def test_unknown_urgency_ranks_like_a_business_with_time():
