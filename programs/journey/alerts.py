@@ -206,6 +206,11 @@ def why(
 ) -> str:
     """Return, in the active language, why this alert is sent now."""
     if c.kind == DEADLINE:
+        if c.programme.closes_on_assumed:
+            return gettext(
+                "You are eligible and it may close on %(date)s: the provider did not "
+                "announce an end date, so this date is our assumption."
+            ) % {"date": c.reason}
         return gettext("You are eligible and it closes on %(date)s.") % {
             "date": c.reason
         }
@@ -225,7 +230,7 @@ def why(
         cause = gettext("Its rules changed.")
     else:
         cause = gettext("Your answers now fit it.")
-    return f"{cause} {tier}"
+    return gettext("%(cause)s %(tier)s") % {"cause": cause, "tier": tier}
 
 
 def results_link(row: BusinessProfile) -> str:

@@ -300,3 +300,13 @@ def test_command_refuses_a_bad_date_clearly():
 
     with pytest.raises(CommandError, match="--today must be a date as YYYY-MM-DD"):
         call_command("send_match_alerts", "--today", "2020-02-30")
+
+
+def test_a_reminder_says_when_the_end_date_is_our_assumption():
+    stall_programme(closes_on=datetime.date(2020, 6, 25), closes_on_assumed=True)
+    owner()
+    SentAlert.objects.all().delete()
+    alerts.send_alerts(today=datetime.date(2020, 6, 12))
+    body = mail.outbox[-1].body
+    assert "it may close on 2020-06-25" in body
+    assert "this date is our assumption" in body
