@@ -119,3 +119,11 @@ def test_shipped_catalogue_loads_and_every_rule_is_valid():
         # Every programme ran in 2020 and has ended: it must have an end date,
         # documented or marked as assumed. A start date may be undocumented.
         assert programme.closes_on is not None, programme.slug
+
+
+def test_no_shipped_programme_is_open_before_a_date_it_is_documented_from():
+    loader.load_catalogue()
+    undated = [
+        p.slug for p in store.current_catalogue().programmes if p.opens_on is None
+    ]
+    assert undated == []
