@@ -160,13 +160,23 @@ class ProgrammeForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    needs_assumed = forms.MultipleChoiceField(
+        label=_("needs addressed by our assumption"),
+        choices=contract.NEEDS,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_(
+            "Of the needs above, those the sources do not state: the owner is told "
+            "they are our assumption."
+        ),
+    )
     loaded_version = forms.CharField(
         widget=forms.HiddenInput, required=False, max_length=64
     )
 
     class Meta:
         model = Programme
-        fields = ["needs"]  # the admin's fieldsets add the rest
+        fields = ["needs", "needs_assumed"]  # the admin's fieldsets add the rest
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -175,6 +185,15 @@ class ProgrammeForm(forms.ModelForm):
 
     def clean_needs(self) -> list[str]:
         return sorted(self.cleaned_data["needs"])
+
+    def clean_needs_assumed(self) -> list[str]:
+        assumed = set(self.cleaned_data["needs_assumed"])
+        if assumed - set(self.cleaned_data.get("needs", ())):
+            raise forms.ValidationError(
+                _("Tick a need here only if it is also ticked under needs addressed."),
+                code="not_addressed",
+            )
+        return sorted(assumed)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -380,7 +399,7 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
                 "fields": [
                     ("summary_en", "summary_zh_hans"),
                     ("benefits_en", "benefits_zh_hans"),
-                    "needs",
+                    ("needs", "needs_assumed"),
                     ("max_amount_cny", "days_to_money", "days_to_money_assumed"),
                 ]
             },

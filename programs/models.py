@@ -110,6 +110,15 @@ class Programme(models.Model):
             "Which needs of a business this programme answers; used for ranking."
         ),
     )
+    needs_assumed = models.JSONField(
+        _("needs addressed by our assumption"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Of the needs above, those the sources do not state: the owner is told "
+            "they are our assumption."
+        ),
+    )
     discretionary_en = models.TextField(
         _("discretionary selection (English)"),
         blank=True,

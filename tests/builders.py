@@ -58,8 +58,9 @@ def make_programme(slug: str = "p", *criteria: Criterion, **kw: Any) -> Programm
     kw.setdefault("name", Text(slug, slug))
     if isinstance(kw.get("discretionary"), str):
         kw["discretionary"] = Text(kw["discretionary"], "")
-    if "needs" in kw:
-        kw["needs"] = frozenset(kw["needs"])
+    for name in ("needs", "needs_assumed"):
+        if name in kw:
+            kw[name] = frozenset(kw[name])
     return Programme(slug=slug, criteria=tuple(criteria), **kw)
 
 

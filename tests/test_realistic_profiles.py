@@ -1,4 +1,4 @@
-"""A dozen realistic businesses through `manage.py match` with the shipped catalogue.
+"""Fifteen realistic businesses through `manage.py match` with the shipped catalogue.
 
 Each expectation is what a careful reader of ../shared/catalogue-facts.md and
 the seed articles would answer, as of 15 June 2020, when most programmes ran.
@@ -45,6 +45,11 @@ def ranked(report: dict, tier: str) -> list[str]:
     return [r["slug"] for r in report["results"] if r["tier"] == tier]
 
 
+def result(report: dict, slug: str) -> dict:
+    [found] = [r for r in report["results"] if r["slug"] == slug]
+    return found
+
+
 def failing(report: dict, slug: str) -> set[str]:
     [result] = [r for r in report["results"] if r["slug"] == slug]
     return {
@@ -63,9 +68,30 @@ def test_wuhan_stall_with_two_weeks_of_cash_sees_fast_loans_first():
     eligible = ranked(report, "eligible")
     assert eligible[0] == "mybank-contact-free-loans"
     assert "jd-spark" in eligible
-    # Not an exporter and no export needs: Spring Thunder is not for it.
-    assert tiers(report)["alibaba-spring-thunder-export"] != "eligible"
-    assert tiers(report)["alibaba-cloud-partner-support"] == "not_eligible"
+    # Spark answers both of its needs; the social insurance waiver fits too,
+    # but it did not ask for it: it comes after every fit for what it needs.
+    assert result(report, "jd-spark")["needs_addressed"] == [
+        "financing",
+        "stock_sourcing",
+    ]
+    assert eligible[-1] == "gov-social-insurance-relief"
+    # It did not say whether it exports, and no export need: Spring Thunder
+    # might fit, but never as a fit for what it asked.
+    assert tiers(report)["alibaba-spring-thunder-export"] == "possibly_eligible"
+    assert result(report, "alibaba-spring-thunder-export")["needs_addressed"] == []
+    # "Nearly fit" only where it can act: opening a shop on a platform.
+    for slug in ranked(report, "near_miss"):
+        assert failing(report, slug) == {"platforms"}, slug
+        assert result(report, slug)["actions"][0].startswith("Open a shop"), slug
+    # A stall is not a restaurant, salon or software company, and cannot
+    # become one to get relief: those are simply not for it.
+    for slug in (
+        "meituan-merchant-relief",
+        "gov-state-rent-relief",
+        "alibaba-cloud-partner-support",
+    ):
+        assert tiers(report)[slug] == "not_eligible", slug
+        assert "business_type" in failing(report, slug), slug
 
 
 def test_export_factory_turning_to_china_is_possibly_selected_for_spring_thunder():
@@ -95,6 +121,13 @@ def test_software_firm_is_possibly_a_cloud_partner_and_the_plan_was_not_yet_open
     assert cloud["outcome"] == "possibly_eligible"
     assert cloud["discretionary"]
     assert cloud["availability"] == "not_yet_open"
+    assert cloud["needs_addressed"] == ["digitisation", "cloud_it"]
+    t = tiers(report)
+    # RMB 8m of revenue: a general VAT taxpayer, so not the small-scale cut.
+    assert t["gov-small-taxpayer-vat"] == "not_eligible"
+    # A software company is not a shop, a stall or a farm.
+    for slug in ("jd-spark", "jd-retail-digitisation", "alibaba-rural-support"):
+        assert "business_type" in failing(report, slug), slug
     assert (
         match("03_zj_tech", as_of="2020-07-01")["results"][0]["availability"] == "open"
     )
@@ -137,7 +170,13 @@ def test_farm_selling_on_pinduoduo_gets_the_order_subsidy():
     report = match("07_pdd_farm")
     t = tiers(report)
     assert t["pinduoduo-merchant-subsidy"] == "eligible"
+    # Its need is logistics, which the Help the Farmers channel subsidises per
+    # order: first.
     assert report["results"][0]["slug"] == "pinduoduo-merchant-subsidy"
+    assert report["results"][0]["needs_addressed"] == ["logistics"]
+    # Taobao Live for farmers fits a farm too, though it did not ask for it.
+    assert t["alibaba-rural-support"] == "eligible"
+    assert result(report, "alibaba-rural-support")["needs_addressed"] == []
     # Meituan's relief is for restaurants and service businesses: a farm
     # cannot become one to get it, so it is not a near miss either.
     assert t["meituan-merchant-relief"] == "not_eligible"
@@ -158,6 +197,18 @@ def test_large_wholesaler_is_simply_not_eligible_for_small_business_loans():
     ):
         assert t[slug] == "not_eligible", slug
         assert "size_class" in failing(report, slug)
+    # RMB 1bn of revenue is far above the small-scale VAT standard (RMB 5m,
+    # 财税〔2018〕33号): a general taxpayer, not "might fit" the VAT cut.
+    assert t["gov-small-taxpayer-vat"] == "not_eligible"
+    [vat] = [
+        c
+        for c in result(report, "gov-small-taxpayer-vat")["criteria"]
+        if c["field"] == "vat_small_scale"
+    ]
+    assert vat["reason"].startswith("Your revenue is above RMB 5 million a year")
+    # Meituan's relief is for restaurants and service businesses.
+    assert t["meituan-merchant-relief"] == "not_eligible"
+    assert "business_type" in failing(report, "meituan-merchant-relief")
 
 
 def test_taobao_seller_gets_alibabas_merchant_measures_first():
@@ -186,11 +237,21 @@ def test_salon_renting_privately_is_not_eligible_for_state_rent_relief():
 
 
 def test_jd_seller_gets_the_jd_live_fee_cut():
-    t = tiers(match("12_jd_seller"))
+    report = match("12_jd_seller")
+    t = tiers(report)
+    # It sells on JD and asked for lower fees and going digital: the JD Live
+    # fee cut answers both and comes first.
+    assert report["results"][0]["slug"] == "jd-live-fee-cut"
     assert t["jd-live-fee-cut"] == "eligible"
-    assert (
-        t["alibaba-merchant-measures"] == "near_miss"
-    )  # not on Taobao, Tmall or Ele.me
+    # Live selling as "going digital" is our reading of the sources, and said so.
+    assert result(report, "jd-live-fee-cut")["needs_assumed"] == ["digitisation"]
+    # Not on Taobao, Tmall or Ele.me: one thing it can do gets Alibaba's measures.
+    assert t["alibaba-merchant-measures"] == "near_miss"
+    assert result(report, "alibaba-merchant-measures")["actions"] == [
+        "Open a shop or an account on Ele.me, Taobao or Tmall."
+    ]
+    # An online seller is not a corner shop: JD's Spark plan is not for it.
+    assert "business_type" in failing(report, "jd-spark")
 
 
 def test_today_every_2020_programme_is_reported_as_closed_not_dropped():

@@ -78,6 +78,7 @@ def _programme_defaults(entry: Mapping[str, Any]) -> dict[str, Any]:
     if defaults["max_amount_cny"] is not None:
         defaults["max_amount_cny"] = Decimal(str(defaults["max_amount_cny"]))
     defaults["needs"] = sorted(entry.get("needs", []))
+    defaults["needs_assumed"] = sorted(entry.get("needs_assumed", []))
     defaults["status"] = entry.get("status", Programme.Status.ACTIVE)
     return defaults
 
@@ -127,6 +128,8 @@ def _validate_catalogue(data: Mapping[str, Any]) -> None:
             problems.append(f"{slug}: unknown provider {entry.get('provider')!r}")
         if unknown := set(entry.get("needs", [])) - need_codes:
             problems.append(f"{slug}: unknown needs {sorted(unknown)}")
+        if stray := set(entry.get("needs_assumed", [])) - set(entry.get("needs", [])):
+            problems.append(f"{slug}: needs_assumed not in needs {sorted(stray)}")
         for i, c in enumerate(entry.get("criteria", []), start=1):
             try:
                 rules.clean_criterion_value(c["field"], c["operator"], c["value"])

@@ -64,6 +64,7 @@ def build_programme(
         days_to_money_assumed=row.days_to_money_assumed,
         max_amount_cny=row.max_amount_cny,
         needs=frozenset(row.needs),
+        needs_assumed=frozenset(row.needs_assumed),
         discretionary=Text(row.discretionary_en, row.discretionary_zh_hans),
         sources=tuple(
             matching.Source(s.title, s.url, s.published_on, s.confidence)

@@ -156,8 +156,15 @@ class Card:
 
     @property
     def needs(self) -> list[str]:
+        """Return the needs it addresses, each the sources do not state said to be
+        our assumption."""
+        p = self.programme
         return [
-            str(label) for code, label in contract.NEEDS if code in self.programme.needs
+            gettext("%(need)s (our assumption)") % {"need": label}
+            if code in p.needs_assumed
+            else str(label)
+            for code, label in contract.NEEDS
+            if code in p.needs
         ]
 
     @property

@@ -27,7 +27,8 @@ Contract
   than ``possibly_eligible``.
 * What the owner needs never decides eligibility: a programme declares the
   needs it addresses, and each result says which of the owner's stated needs
-  it addresses (``needs_addressed``).
+  it addresses (``needs_addressed``); those the sources do not state are our
+  reading (``needs_assumed``) and said to be.
 
 Ranking (the one place it is defined: ``rank_key``)
 ---------------------------------------------------
@@ -37,8 +38,8 @@ Ranking (the one place it is defined: ``rank_key``)
 2. Availability on the as-of date: open, not yet open, closed.
 3. A business whose urgency is critical or high sees the fastest money first
    (``days_to_money``, unknown last), then the programme addressing more of
-   its needs; any other business the programme addressing more needs first,
-   then the fastest money.
+   its needs (more of them stated by the sources first); any other business
+   the programme addressing more needs first, then the fastest money.
 4. Ties: more preferences met, the larger amount, the faster money, a
    documented time to money before an estimated one, then the name.
 
@@ -295,6 +296,8 @@ class Programme:
     days_to_money_assumed: bool = True
     max_amount_cny: Decimal | None = None
     needs: frozenset[str] = frozenset()
+    #: Of ``needs``, those the sources do not state: our reading, said as such.
+    needs_assumed: frozenset[str] = frozenset()
     discretionary: Text = Text()  # why selection is at the provider's discretion
     sources: tuple[Source, ...] = ()
     provider_name: Text = Text()
@@ -370,6 +373,12 @@ class CriterionResult:
     def reason(self) -> str:
         """Return why the criterion is met, not met or unknown, in the active language."""
         c = self.criterion
+        if self.implied_by is not None and self.state is State.NOT_MET:
+            # The owner did not say it: no "you said", the implication and the rule.
+            return gettext("%(because)s The rule is: %(rule)s") % {
+                "because": self.implied_by.because,
+                "rule": c.operator.describe(c.spec, c.value),
+            }
         reason = c.operator.reason(self.state, c.spec, c.value, self.actual)
         if self.implied_by is not None:
             return gettext("%(because)s %(reason)s") % {
@@ -415,6 +424,12 @@ class ProgrammeMatch:
     @property
     def need_fit(self) -> int:
         return len(self.needs_addressed)
+
+    @property
+    def needs_assumed(self) -> tuple[str, ...]:
+        """Return those of ``needs_addressed`` that are our reading of the sources."""
+        assumed = self.programme.needs_assumed
+        return tuple(code for code in self.needs_addressed if code in assumed)
 
     @property
     def score(self) -> int:
@@ -477,12 +492,14 @@ class ProgrammeMatch:
             "near_miss": self.near_miss,
             "tier": str(self.tier),
             "needs_addressed": list(self.needs_addressed),
+            "needs_assumed": list(self.needs_assumed),
             "actions": list(self.actions),
             "availability": str(self.availability),
             "opens_on": jsonable(p.opens_on),
             "closes_on": jsonable(p.closes_on),
             "score": self.score,
             "days_to_money": p.days_to_money,
+            "days_to_money_estimated": p.days_to_money_assumed,
             "discretionary": str(p.discretionary) or None,
             "questions": list(self.questions),
             "provider_decides": self.provider_decides,
@@ -604,8 +621,8 @@ def rank_key(match: ProgrammeMatch, *, urgent: bool) -> tuple[Any, ...]:
     """Return the sort key of the ranking rule described in this module's docstring."""
     p = match.programme
     days = NO_DAYS if p.days_to_money is None else p.days_to_money
-    needs = -match.need_fit
-    fit = (days, needs) if urgent else (needs, days)
+    needs = (-match.need_fit, len(match.needs_assumed))
+    fit = (days, *needs) if urgent else (*needs, days)
     return (
         rank_group(match),
         match.tier.rank,
@@ -633,16 +650,19 @@ class MatchReport:
     @property
     def next_questions(self) -> tuple[tuple[str, int], ...]:
         """Return the unanswered fields worth asking, each with how many programmes
-        it would help settle: most first, then in form order."""
-        settles = Counter(
-            name
-            for m in self.matches
-            if m.tier is Tier.POSSIBLY_ELIGIBLE
-            for name in m.questions
+        it would help settle. Those settling more programmes for the owner's stated
+        needs come first, then those settling more programmes, then form order."""
+        undecided = [m for m in self.matches if m.tier is Tier.POSSIBLY_ELIGIBLE]
+        settles = Counter(name for m in undecided for name in m.questions)
+        for_needs = Counter(
+            name for m in undecided if m.needs_addressed for name in m.questions
         )
         order = {name: i for i, name in enumerate(PROFILE_FIELDS)}
         return tuple(
-            sorted(settles.items(), key=lambda item: (-item[1], order[item[0]]))
+            sorted(
+                settles.items(),
+                key=lambda item: (-for_needs[item[0]], -item[1], order[item[0]]),
+            )
         )
 
     def counts(self) -> dict[str, int]:

@@ -29,7 +29,7 @@ from django.utils.translation import gettext
 
 from programs.catalogue import store
 from programs.engine import matching, sql
-from programs.journey import kept
+from programs.journey import kept, personal_report
 from programs.models import BusinessProfile, Programme, SentAlert
 
 DEADLINE_DAYS = 14
@@ -262,6 +262,7 @@ def send_email(
                 "why": why(
                     c, since=since, today=today, created=created, updated=updated
                 ),
+                "money": personal_report.time_to_money(c.programme),
             }
             for c in candidates
         ]

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from django.utils.functional import Promise
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
@@ -41,6 +41,7 @@ from programs.engine.matching import (
     SHOWN_TIERS,
     CriterionResult,
     MatchReport,
+    Programme,
     ProgrammeMatch,
     Tier,
 )
@@ -95,6 +96,24 @@ def closes_on(match: ProgrammeMatch) -> str:
     return _date(programme.closes_on)
 
 
+def time_to_money(programme: Programme) -> str:
+    """Return how fast the help comes, said to be our estimate where it is one."""
+    days = programme.days_to_money
+    if days is None:
+        return ""
+    if programme.days_to_money_assumed:
+        return ngettext(
+            "about %(days)s day (our estimate)",
+            "about %(days)s days (our estimate)",
+            days,
+        ) % {"days": days}
+    return ngettext("%(days)s day", "%(days)s days", days) % {"days": days}
+
+
+def money_speed(match: ProgrammeMatch) -> str:
+    return time_to_money(match.programme)
+
+
 def benefits(match: ProgrammeMatch) -> str:
     return str(match.programme.benefits)
 
@@ -116,8 +135,15 @@ def questions(match: ProgrammeMatch) -> str:
 
 
 def needs_addressed(match: ProgrammeMatch) -> str:
-    needs = FIELDS["needs"]
-    return list_separator().join(needs.choice_label(c) for c in match.needs_addressed)
+    """Return the owner's needs this programme addresses, each the sources do not
+    state said to be our assumption."""
+    needs, assumed = FIELDS["needs"], match.needs_assumed
+    return list_separator().join(
+        gettext("%(need)s (our assumption)") % {"need": needs.choice_label(c)}
+        if c in assumed
+        else needs.choice_label(c)
+        for c in match.needs_addressed
+    )
 
 
 def actions(match: ProgrammeMatch) -> str:
@@ -166,6 +192,7 @@ REPORT_COLUMNS: tuple[tuple[Promise, Accessor], ...] = (
     (_("Opens on"), opens_on),
     (_("Closes on"), closes_on),
     (_("What you get"), benefits),
+    (_("Time to help"), money_speed),
     (_("How to apply"), how_to_apply),
     (_("Questions to settle"), questions),
     (_("What you could do"), actions),

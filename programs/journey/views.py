@@ -36,7 +36,6 @@ from django.views.decorators.http import (
 from programs.catalogue import store
 from programs.engine import contract, matching
 from programs.engine.matching import Tier
-from programs.engine.text import list_separator
 from programs.journey import alerts, kept, personal_report
 from programs.journey.forms import ConsentForm, EmailLinkForm, ProfileForm
 from programs.models import BusinessProfile
@@ -159,10 +158,6 @@ def render_form(
     )
 
 
-#: The needs vocabulary, for "for what you need" on each card.
-NEEDS = contract.FIELDS["needs"]
-
-
 def results_context(
     report: matching.MatchReport,
     *,
@@ -191,9 +186,8 @@ def results_context(
         card = {
             "match": m,
             "id": f"p-{m.programme.slug}",
-            "needs": list_separator().join(
-                NEEDS.choice_label(code) for code in m.needs_addressed
-            ),
+            "needs": personal_report.needs_addressed(m),
+            "money": personal_report.money_speed(m),
         }
         if m.questions and m.tier == "possibly_eligible":
             question_form = ProfileForm(initial=answers, auto_id=f"q{index}_%s")

@@ -171,6 +171,20 @@ def test_each_result_says_which_stated_needs_it_addresses_in_contract_order():
     assert result.to_dict()["needs_addressed"] == ["financing", "training"]
 
 
+def test_a_need_the_sources_do_not_state_is_said_to_be_our_assumption():
+    programme = make_programme(
+        "p", needs={"logistics", "digitisation"}, needs_assumed={"digitisation"}
+    )
+    result = assess(
+        make_profile(needs={"logistics", "digitisation", "training"}),
+        programme,
+        as_of=AS_OF,
+    )
+    assert result.needs_addressed == ("digitisation", "logistics")
+    assert result.needs_assumed == ("digitisation",)
+    assert result.to_dict()["needs_assumed"] == ["digitisation"]
+
+
 def test_rules_on_needs_are_refused():
     with pytest.raises(rules.RuleError) as caught:
         rules.clean_criterion_value("needs", "contains_any", ["financing"])
@@ -325,6 +339,19 @@ def test_ties_go_to_the_larger_amount_then_a_documented_time_to_money():
     ]
 
 
+def test_at_equal_need_fit_a_programme_whose_needs_the_sources_state_comes_first():
+    same = {"days_to_money": 5, "needs": {"financing", "training"}}
+    catalogue = [
+        make_programme("a-our-reading", needs_assumed={"training"}, **same),
+        make_programme("b-stated", **same),
+    ]
+    profile = make_profile(needs={"financing", "training"}, platforms=set())
+    assert slugs(match(profile, catalogue, as_of=AS_OF)) == [
+        "b-stated",
+        "a-our-reading",
+    ]
+
+
 def test_report_counts_each_tier():
     report = match(owner(), ranking_catalogue(), as_of=AS_OF)
     assert report.counts() == {
@@ -381,6 +408,19 @@ def test_revenue_above_5_million_implies_a_general_vat_taxpayer():
     assert at_the_limit.questions == ("vat_small_scale",)
 
 
+def test_an_implied_answer_that_fails_a_rule_is_never_worded_as_what_the_owner_said():
+    programme = make_programme("p", rule("vat_small_scale", "is", True))
+    result = assess(
+        make_profile(annual_revenue_cny=Decimal(10**9)), programme, as_of=AS_OF
+    )
+    [reason] = [r.reason for r in result.results]
+    assert reason == (
+        "Your revenue is above RMB 5 million a year, so you are a general VAT "
+        "taxpayer, not a small-scale one. The rule is: Small-scale VAT taxpayer: yes."
+    )
+    assert "you said" not in reason
+
+
 def test_an_answer_given_is_never_replaced_by_an_implied_one():
     programme = make_programme("p", rule("export_markets", "contains_any", ["europe"]))
     profile = make_profile(
@@ -433,3 +473,13 @@ def test_next_questions_are_the_ones_that_settle_the_most_programmes():
         "field": "employees",
         "programmes": 2,
     }
+
+
+def test_a_question_settling_a_programme_for_a_stated_need_is_asked_first():
+    catalogue = [
+        make_programme("a", rule("has_bank_loan", "is", True)),
+        make_programme("b", rule("has_bank_loan", "is", True)),
+        make_programme("c", rule("premises", "equals", "owned"), needs={"rent_relief"}),
+    ]
+    report = match(make_profile(needs={"rent_relief"}), catalogue, as_of=AS_OF)
+    assert report.next_questions == (("premises", 1), ("has_bank_loan", 2))

@@ -310,3 +310,29 @@ def test_a_reminder_says_when_the_end_date_is_our_assumption():
     body = mail.outbox[-1].body
     assert "it may close on 2020-06-25" in body
     assert "this date is our assumption" in body
+
+
+@pytest.mark.parametrize(
+    ("assumed", "line"),
+    [
+        (True, "Time to help: about 3 days (our estimate)"),
+        (False, "Time to help: 3 days"),
+    ],
+)
+def test_an_alert_says_how_fast_the_help_comes_and_whether_that_is_our_estimate(
+    assumed, line
+):
+    owner()
+    stall_programme(days_to_money=3, days_to_money_assumed=assumed)
+    alerts.send_alerts(today=TODAY)
+    [message] = mail.outbox
+    assert line in message.body
+    assert line in message.alternatives[0][0]
+    assert ("our estimate" in message.body) is assumed
+
+
+def test_an_alert_in_chinese_says_the_time_to_help_is_an_estimate():
+    owner(language="zh-hans")
+    stall_programme(days_to_money=3, days_to_money_assumed=True)
+    alerts.send_alerts(today=TODAY)
+    assert "约 3 天（我们的估计）" in mail.outbox[0].body

@@ -106,7 +106,7 @@ def test_every_tier_has_a_result_label():
 
 
 def test_report_columns_are_heading_and_accessor_pairs():
-    assert len(personal_report.REPORT_COLUMNS) == 13
+    assert len(personal_report.REPORT_COLUMNS) == 14
     for heading, accessor in personal_report.REPORT_COLUMNS:
         assert str(heading)
         assert callable(accessor)
@@ -233,6 +233,39 @@ def test_csv_says_which_stated_needs_each_programme_addresses():
     [eligible] = [row for row in csv_rows(report)[1:] if row[0].startswith("Rent")]
 
     assert eligible[column("For what you need")] == "Training and courses"
+
+
+def test_csv_marks_a_need_the_sources_do_not_state_as_our_assumption():
+    report = mixed_report(
+        profile=make_profile(platforms=set(), needs={"financing", "training"}),
+        needs={"training", "financing"},
+        needs_assumed={"training"},
+    )
+    [eligible] = [row for row in csv_rows(report)[1:] if row[0].startswith("Rent")]
+
+    assert eligible[column("For what you need")] == (
+        "Loans or credit, Training and courses (our assumption)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("assumed", "expected"),
+    [(True, "about 7 days (our estimate)"), (False, "7 days"), (None, "")],
+)
+def test_csv_says_how_fast_the_help_comes_and_when_that_is_our_estimate(
+    assumed, expected
+):
+    extra = {} if assumed is None else {"days_to_money": 7}
+    report = mixed_report(days_to_money_assumed=bool(assumed), **extra)
+    [eligible] = [row for row in csv_rows(report)[1:] if row[0].startswith("Rent")]
+
+    assert eligible[column("Time to help")] == expected
+
+
+def test_time_to_help_in_chinese_reads_as_one_phrase():
+    programme = eligible_programme(days_to_money=1, days_to_money_assumed=True)
+    with translation.override("zh-hans"):
+        assert personal_report.time_to_money(programme) == "约 1 天（我们的估计）"
 
 
 def test_csv_closing_date_without_assumption_is_plain():
