@@ -125,6 +125,36 @@ def test_bad_rule_is_refused_with_a_clear_message_and_nothing_is_saved(
     )
 
 
+def test_a_need_marked_as_our_assumption_is_saved_and_shown_to_owners_as_such(
+    admin_client, programme
+):
+    url = reverse("admin:programs_programme_change", args=[programme.pk])
+    data = change_form_data(programme)
+    data.update(needs=["financing", "training"], needs_assumed=["training"])
+    response = admin_client.post(url, data)
+    assert response.status_code == HTTPStatus.FOUND
+    programme.refresh_from_db()
+    assert (programme.needs, programme.needs_assumed) == (
+        ["financing", "training"],
+        ["training"],
+    )
+
+
+def test_a_need_marked_as_our_assumption_but_not_addressed_is_refused(
+    admin_client, programme
+):
+    url = reverse("admin:programs_programme_change", args=[programme.pk])
+    data = change_form_data(programme)
+    data.update(needs_assumed=["training"])
+    response = admin_client.post(url, data)
+    assert response.status_code == HTTPStatus.OK  # the form again, with errors
+    assert "only if it is also ticked under needs addressed" in (
+        response.content.decode()
+    )
+    programme.refresh_from_db()
+    assert programme.needs_assumed == []
+
+
 def test_rule_changes_are_kept_with_who_made_them(admin_client, admin_user, programme):
     url = reverse("admin:programs_programme_change", args=[programme.pk])
     admin_client.post(url, change_form_data(programme, value="35"))

@@ -40,6 +40,18 @@ def test_match_gives_the_same_answer_as_the_command_line():
     assert body["results"][0]["slug"] == "mybank-contact-free-loans"
 
 
+def test_match_says_which_needs_and_times_to_help_are_our_assumption(client):
+    profile = json.loads((PROFILES / "12_jd_seller.json").read_text())
+    status, body = post_match(client, {**profile, "as_of": "2020-06-15"})
+    assert status == HTTPStatus.OK
+    by_slug = {r["slug"]: r for r in body["results"]}
+    live = by_slug["jd-live-fee-cut"]
+    assert live["needs_addressed"] == ["fee_relief", "digitisation"]
+    assert live["needs_assumed"] == ["digitisation"]
+    assert by_slug["mybank-contact-free-loans"]["days_to_money_estimated"] is False
+    assert by_slug["gov-social-insurance-relief"]["days_to_money_estimated"] is True
+
+
 def test_match_reports_every_problem_by_field(client):
     status, body = post_match(
         client,

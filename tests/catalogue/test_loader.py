@@ -127,3 +127,39 @@ def test_no_shipped_programme_is_open_before_a_date_it_is_documented_from():
         p.slug for p in store.current_catalogue().programmes if p.opens_on is None
     ]
     assert undated == []
+
+
+def test_a_need_marked_as_our_assumption_must_be_one_the_programme_addresses(
+    catalogue_file,
+):
+    catalogue_file.write_text(
+        SMALL_CATALOGUE.replace(
+            'slug = "acme-loans"', 'slug = "acme-loans"\nneeds_assumed = ["training"]'
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(loader.CatalogueError, match="needs_assumed not in needs"):
+        loader.load_catalogue(path=catalogue_file)
+    assert Programme.objects.count() == 0
+
+
+def test_shipped_needs_the_sources_do_not_state_are_marked_as_our_assumption():
+    loader.load_catalogue()
+    catalogue = store.current_catalogue()
+    assumed = {p.slug: p.needs_assumed for p in catalogue.programmes if p.needs_assumed}
+    assert assumed == {
+        "pinduoduo-merchant-subsidy": frozenset({"fee_relief", "digitisation"}),
+        "jd-live-fee-cut": frozenset({"digitisation"}),
+    }
+    for programme in catalogue.programmes:
+        assert programme.needs_assumed <= programme.needs, programme.slug
+
+
+def test_the_vat_cut_carries_the_small_scale_standard_with_its_source():
+    loader.load_catalogue()
+    vat = store.current_catalogue().get("gov-small-taxpayer-vat")
+    assert vat is not None
+    assert any("财税〔2018〕33号" in s.title for s in vat.sources)
+    [rule] = [c for c in vat.criteria if c.field == "vat_small_scale"]
+    assert "RMB 5 million or less" in rule.explanation.en
+    assert "财税〔2018〕33号" in rule.explanation.zh
