@@ -148,9 +148,20 @@ TIER_RANKS: dict[Tier, int] = {tier: i for i, tier in enumerate(Tier)}
 SHOWN_TIERS: tuple[Tier, ...] = (Tier.ELIGIBLE, Tier.POSSIBLY_ELIGIBLE, Tier.NEAR_MISS)
 
 
+#: Outcome value -> its tier, without a near miss (a dict lookup: ranking asks often).
+_TIER_OF_OUTCOME: dict[str, Tier] = {
+    tier.value: tier for tier in Tier if tier is not Tier.NEAR_MISS
+}
+
+
 def tier_of(outcome: str, near_miss: bool) -> Tier:
     """Return the tier of an outcome and near-miss flag (as stored results keep them)."""
-    return Tier.NEAR_MISS if near_miss else Tier(outcome)
+    if near_miss:
+        return Tier.NEAR_MISS
+    try:
+        return _TIER_OF_OUTCOME[outcome]
+    except KeyError:
+        raise ValueError(f"{outcome!r} is not an outcome") from None
 
 
 #: Answers are given as of a day from this one to ten years after today.
@@ -395,11 +406,19 @@ class CriterionResult:
         return self.criterion.spec.questions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProgrammeMatch:
+    """One programme's answer for one profile.
+
+    Slotted: a page or a benchmark makes thousands of these, and objects
+    without an instance dictionary cost the garbage collector less.
+    """
+
     programme: Programme
     outcome: Outcome
     near_miss: bool
+    #: The outcome, with a near miss apart (``tier_of``).
+    tier: Tier
     availability: Availability
     needs_addressed: tuple[str, ...]  # the owner's needs it addresses, contract order
     preference_points: int
@@ -412,7 +431,7 @@ class ProgrammeMatch:
         default_factory=dict, repr=False, compare=False
     )
 
-    @cached_property
+    @property
     def results(self) -> tuple[CriterionResult, ...]:
         """Return each criterion with its state and the answer it was tested on."""
         get, implied = self.facts.get, self.implied.get
@@ -434,11 +453,6 @@ class ProgrammeMatch:
     @property
     def score(self) -> int:
         return 10 * self.need_fit + self.preference_points
-
-    @property
-    def tier(self) -> Tier:
-        """Return the tier: the outcome, with a near miss apart."""
-        return tier_of(self.outcome, self.near_miss)
 
     @property
     def questions(self) -> tuple[str, ...]:
@@ -587,10 +601,12 @@ def assess(
     else:
         outcome = Outcome.ELIGIBLE
     addressed = profile.needs & programme.needs
+    near_miss = len(failing) == 1 and failing[0] in rules.actionable
     return ProgrammeMatch(
         programme=programme,
         outcome=outcome,
-        near_miss=len(failing) == 1 and failing[0] in rules.actionable,
+        near_miss=near_miss,
+        tier=tier_of(outcome, near_miss),
         availability=programme.availability(as_of),
         needs_addressed=tuple(code for code in NEED_CODES if code in addressed),
         preference_points=sum(states[i] is met for i in rules.preferences),
@@ -612,9 +628,10 @@ NO_DAYS = 10**9
 
 def rank_group(match: ProgrammeMatch) -> int:
     """Return 0 for a fit for a stated need, 1 for any other fit, 2 near miss, 3 the rest."""
-    if match.tier in (Tier.ELIGIBLE, Tier.POSSIBLY_ELIGIBLE):
+    tier = match.tier
+    if tier is Tier.ELIGIBLE or tier is Tier.POSSIBLY_ELIGIBLE:
         return 0 if match.needs_addressed else 1
-    return 2 if match.tier is Tier.NEAR_MISS else 3
+    return 2 if tier is Tier.NEAR_MISS else 3
 
 
 def rank_key(match: ProgrammeMatch, *, urgent: bool) -> tuple[Any, ...]:
