@@ -406,6 +406,48 @@ class CriterionResult:
         return self.criterion.spec.questions
 
 
+class ConditionKind(StrEnum):
+    RULE = "rule"  # a required group of one criterion
+    ANY = "any"  # a required group of alternatives: any one is enough
+    BONUS = "bonus"  # a preference: raises the ranking, never required
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A required group, or a preference, as the owner reads it.
+
+    ``lines`` are (mark, sentence, criterion): the mark is a ``State`` value, or ""
+    for a line that decides nothing for this owner (the other alternatives of
+    a group that holds or is still open, a preference not met), worded as the
+    rule, not as a failure. Only a group that fails shows its failures.
+    """
+
+    kind: ConditionKind
+    state: State
+    results: tuple[CriterionResult, ...]
+
+    @property
+    def lines(self) -> tuple[tuple[str, str, Criterion], ...]:
+        return tuple((*self._line(r), r.criterion) for r in self.results)
+
+    def _line(self, r: CriterionResult) -> tuple[str, str]:
+        required = self.kind is not ConditionKind.BONUS
+        failed = self.state is State.NOT_MET
+        open_question = self.state is State.UNKNOWN and r.state is State.UNKNOWN
+        if r.state is State.MET or (required and (failed or open_question)):
+            return str(r.state), r.reason
+        c = r.criterion
+        return "", c.operator.describe(c.spec, c.value)
+
+
+def group_state(states: Iterable[State]) -> State:
+    """Return a group's state: met if any member is, unknown if any is, else not met."""
+    seen = set(states)
+    if State.MET in seen:
+        return State.MET
+    return State.UNKNOWN if State.UNKNOWN in seen else State.NOT_MET
+
+
 @dataclass(frozen=True, slots=True)
 class ProgrammeMatch:
     """One programme's answer for one profile.
@@ -439,6 +481,23 @@ class ProgrammeMatch:
             CriterionResult(c, state, get(c.field), implied(c.field))
             for c, state in zip(self.programme.criteria, self.states, strict=True)
         )
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """Return the required groups in order, then the preferences, as read."""
+        results, rules = self.results, self.programme.rules
+        conditions = []
+        for _group, members in rules.groups:
+            group = tuple(results[i] for i in members)
+            kind = ConditionKind.ANY if len(group) > 1 else ConditionKind.RULE
+            conditions.append(
+                Condition(kind, group_state(r.state for r in group), group)
+            )
+        for i in rules.preferences:
+            conditions.append(
+                Condition(ConditionKind.BONUS, results[i].state, (results[i],))
+            )
+        return tuple(conditions)
 
     @property
     def need_fit(self) -> int:
@@ -668,8 +727,14 @@ class MatchReport:
     def next_questions(self) -> tuple[tuple[str, int], ...]:
         """Return the unanswered fields worth asking, each with how many programmes
         it would help settle. Those settling more programmes for the owner's stated
-        needs come first, then those settling more programmes, then form order."""
-        undecided = [m for m in self.matches if m.tier is Tier.POSSIBLY_ELIGIBLE]
+        needs come first, then those settling more programmes, then form order.
+        A programme closed on the as-of date is not worth a question."""
+        undecided = [
+            m
+            for m in self.matches
+            if m.tier is Tier.POSSIBLY_ELIGIBLE
+            and m.availability is not Availability.CLOSED
+        ]
         settles = Counter(name for m in undecided for name in m.questions)
         for_needs = Counter(
             name for m in undecided if m.needs_addressed for name in m.questions
@@ -681,6 +746,29 @@ class MatchReport:
                 key=lambda item: (-for_needs[item[0]], -item[1], order[item[0]]),
             )
         )
+
+    def questions_to_ask(self, limit: int) -> tuple[tuple[str, int], ...]:
+        """Return up to `limit` of ``next_questions``, leaving out a question whose
+        programmes the questions already picked would all settle (an owner who
+        says they export nothing is not asked where they export to as well)."""
+        settles: dict[str, set[str]] = {}
+        for m in self.matches:
+            if (
+                m.tier is Tier.POSSIBLY_ELIGIBLE
+                and m.availability is not Availability.CLOSED
+            ):
+                for name in m.questions:
+                    settles.setdefault(name, set()).add(m.programme.slug)
+        picked: list[tuple[str, int]] = []
+        covered: set[str] = set()
+        for name, count in self.next_questions:
+            if len(picked) == limit:
+                break
+            if settles[name] <= covered:
+                continue
+            picked.append((name, count))
+            covered |= settles[name]
+        return tuple(picked)
 
     def counts(self) -> dict[str, int]:
         counts = {tier.value: 0 for tier in Tier}

@@ -39,13 +39,13 @@ from programs.engine.contract import FIELDS, PROFILE_FIELDS, display_value
 from programs.engine.matching import (
     AVAILABILITY_LABELS,
     SHOWN_TIERS,
-    CriterionResult,
+    ConditionKind,
     MatchReport,
     Programme,
     ProgrammeMatch,
     Tier,
 )
-from programs.engine.rules import STATE_LABELS
+from programs.engine.rules import STATE_LABELS, State
 from programs.engine.text import list_separator
 from programs.models import Criterion as CriterionRow
 
@@ -151,23 +151,39 @@ def actions(match: ProgrammeMatch) -> str:
     return "\n".join(match.actions)
 
 
-def criterion_parts(result: CriterionResult) -> tuple[str, str, str]:
-    """Return a criterion's state label, reason and basis label."""
-    return (
-        str(STATE_LABELS[result.state]),
-        result.reason,
-        str(CriterionRow.Basis(result.criterion.basis).label),
-    )
+def condition_rows(match: ProgrammeMatch) -> list[tuple[str, str, str, str]]:
+    """Return (mark, mark label, sentence, basis label) for each line of the
+    programme's conditions, worded as on the page: alternatives under one
+    heading, the ones that decide nothing as the rule, preferences as a bonus."""
+    rows = []
+    for condition in match.conditions:
+        bonus = condition.kind is ConditionKind.BONUS
+        if condition.kind is ConditionKind.ANY:
+            rows.append(("", "", gettext("Any one of these is enough:"), ""))
+        for mark, text, criterion in condition.lines:
+            if bonus:
+                label = gettext("bonus, met") if mark else gettext("bonus")
+            else:
+                label = str(STATE_LABELS[State(mark)]) if mark else ""
+            basis = str(CriterionRow.Basis(criterion.basis).label)
+            rows.append((mark, label, text, basis))
+    return rows
 
 
 def criteria(match: ProgrammeMatch) -> str:
     lines = []
-    for result in match.results:
-        state, reason, basis = criterion_parts(result)
-        lines.append(
-            gettext("[%(state)s] %(reason)s (%(basis)s)")
-            % {"state": state, "reason": reason, "basis": basis}
-        )
+    for _mark, label, text, basis in condition_rows(match):
+        if not basis:  # a heading
+            lines.append(text)
+        elif label:
+            lines.append(
+                gettext("[%(state)s] %(reason)s (%(basis)s)")
+                % {"state": label, "reason": text, "basis": basis}
+            )
+        else:
+            lines.append(
+                gettext("- %(rule)s (%(basis)s)") % {"rule": text, "basis": basis}
+            )
     return "\n".join(lines)
 
 
@@ -318,12 +334,13 @@ def _card(rank: int, match: ProgrammeMatch, styles: pdf.Styles) -> list[Any]:
                 pdf.para(gettext("Basis"), styles.label),
             ]
         ]
-        for result in match.results:
-            state, reason, basis = criterion_parts(result)
+        for mark, label, text, basis in condition_rows(match):
             criteria_rows.append(
                 [
-                    pdf.para(state, styles.states[result.state]),
-                    pdf.para(reason, styles.small),
+                    pdf.para(
+                        label, styles.states[State(mark)] if mark else styles.muted
+                    ),
+                    pdf.para(text, styles.small),
                     pdf.para(basis, styles.muted),
                 ]
             )

@@ -158,62 +158,75 @@ def render_form(
     )
 
 
+#: The date the answers are shown for when nothing is open on the chosen one:
+#: mid-June 2020, when most of the catalogue's programmes were running.
+WHEN_THEY_RAN = datetime.date(2020, 6, 15)
+#: How many of the report's next questions the page asks.
+NEXT_QUESTIONS_ASKED = 3
+
+
+def page_section(m: matching.ProgrammeMatch) -> str:
+    """Return the results page's section of a ranked match."""
+    if m.availability is not matching.Availability.OPEN or m.tier is Tier.NOT_ELIGIBLE:
+        return "rest"
+    if m.tier is Tier.NEAR_MISS:
+        return "near_miss"
+    return "for_needs" if m.needs_addressed else "also"
+
+
 def results_context(
     report: matching.MatchReport,
     *,
     as_of: datetime.date | None,
     token: str = "",
 ) -> dict:
-    """Group the ranked matches into the page's sections, keeping their order."""
+    """Group the ranked matches into the page's sections, keeping their order.
+
+    For what you need (fit, then might fit), the next questions, you may also
+    get, one step away, and the rest (not for this business, or not open on
+    the date) collapsed. The headline's counts are these sections' lengths.
+    """
     answers = ProfileForm.initial_from_profile(report.profile, as_of)
     sections: dict[str, list[dict]] = {
-        name: []
-        for name in (
-            "eligible",
-            "possibly_eligible",
-            "near_miss",
-            "unavailable",
-            "not_eligible",
-        )
+        "for_needs": [],
+        "also": [],
+        "near_miss": [],
+        "rest": [],
     }
-    for index, m in enumerate(report.matches):
-        if m.tier == "not_eligible":
-            section = "not_eligible"
-        elif m.availability is not matching.Availability.OPEN:
-            section = "unavailable"
-        else:
-            section = m.tier
-        card = {
-            "match": m,
-            "id": f"p-{m.programme.slug}",
-            "needs": personal_report.needs_addressed(m),
-            "money": personal_report.money_speed(m),
-        }
-        if m.questions and m.tier == "possibly_eligible":
-            question_form = ProfileForm(initial=answers, auto_id=f"q{index}_%s")
-            card["question_fields"] = [question_form[name] for name in m.questions]
-            card["hidden_answers"] = hidden_pairs(answers, exclude=set(m.questions))
-        sections[section].append(card)
-    counts = report.counts()
+    for m in report.matches:
+        sections[page_section(m)].append(
+            {
+                "match": m,
+                "id": f"p-{m.programme.slug}",
+                "needs": personal_report.needs_addressed(m),
+                "money": personal_report.money_speed(m),
+                "still_to_answer": personal_report.questions(m)
+                if m.tier is Tier.POSSIBLY_ELIGIBLE
+                else "",
+                "actions": personal_report.actions(m).splitlines(),
+            }
+        )
+    asked = report.questions_to_ask(NEXT_QUESTIONS_ASKED)
+    question_form = ProfileForm(initial=answers, auto_id="nq_%s")
+    nothing_open = not any(
+        m.availability is matching.Availability.OPEN for m in report.matches
+    )
     return {
         "report": report,
         "sections": sections,
-        "tier_sections": [
-            (tier.value, title, tier.badge, sections[tier])
-            for tier, title in (
-                (Tier.ELIGIBLE, gettext("Fit you")),
-                (Tier.POSSIBLY_ELIGIBLE, gettext("Might fit: answer a few questions")),
-                (Tier.NEAR_MISS, gettext("Nearly fit: one thing would have to change")),
-            )
+        "also_fits": [c for c in sections["also"] if c["match"].tier is Tier.ELIGIBLE],
+        "also_might": [
+            c for c in sections["also"] if c["match"].tier is not Tier.ELIGIBLE
         ],
-        "counts": counts,
-        "open_count": sum(
-            1
-            for m in report.matches
-            if m.tier != "not_eligible" and m.availability is matching.Availability.OPEN
-        ),
+        "next_questions": [(question_form[name], n) for name, n in asked],
+        "question_answers": hidden_pairs(answers, exclude={name for name, _ in asked}),
+        "nothing_open": nothing_open and bool(report.matches),
+        "when_they_ran": WHEN_THEY_RAN,
+        "date_answers": hidden_pairs(answers, exclude={"as_of"}),
         "urgency": report.profile.urgency,
-        "derived": report.profile.derived(),
+        "size_class": gettext("not known yet")
+        if report.profile.size_class is None
+        else contract.display_value("size_class", report.profile.size_class),
         "answers_summary": answers_summary(report.profile),
         "hidden_answers": hidden_pairs(answers),
         "token": token,

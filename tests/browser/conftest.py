@@ -21,7 +21,7 @@ CHROMIUM = os.environ.get(
     "CHROMIUM_PATH", shutil.which("chromium") or "/usr/bin/chromium"
 )
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
-PHONE = {"width": 360, "height": 740}
+PHONE = {"width": 390, "height": 844}  # a common phone
 DESKTOP = {"width": 1280, "height": 900}
 CHROMIUM_ARGS = [
     "--no-sandbox",

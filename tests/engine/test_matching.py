@@ -483,3 +483,88 @@ def test_a_question_settling_a_programme_for_a_stated_need_is_asked_first():
     ]
     report = match(make_profile(needs={"rent_relief"}), catalogue, as_of=AS_OF)
     assert report.next_questions == (("premises", 1), ("has_bank_loan", 2))
+
+
+# -- conditions as the owner reads them ------------------------------------------------
+
+
+def test_a_programme_that_fits_never_shows_a_failed_condition():
+    programme = make_programme(
+        "p",
+        rule("registration", "equals", "individual_business", group=1),
+        rule("size_class", "one_of", ["micro", "small"], group=1),
+        rule("province", "equals", "CN-HB", required=False),
+    )
+    stall = make_profile(registration="individual_business", employees=5000)
+    result = assess(stall, programme, as_of=AS_OF)
+    assert result.outcome is Outcome.ELIGIBLE
+    any_of, bonus = result.conditions
+    assert (any_of.kind, any_of.state) == ("any", "met")
+    marks = [mark for mark, _text, _criterion in any_of.lines]
+    # The alternative it does not meet reads as the rule, not as a failure.
+    assert marks == ["met", ""]
+    assert any_of.lines[1][1] == "Size class is one of micro, small."
+    assert (bonus.kind, bonus.lines[0][0]) == ("bonus", "")
+    assert all(mark != "not_met" for c in result.conditions for mark, _t, _c in c.lines)
+
+
+def test_a_group_that_fails_shows_each_failure_with_what_the_owner_said():
+    programme = make_programme(
+        "p",
+        rule("business_type", "one_of", ["restaurant"], group=1),
+        rule("registration", "equals", "individual_business", group=1),
+    )
+    result = assess(
+        make_profile(business_type="farm", registration="company"),
+        programme,
+        as_of=AS_OF,
+    )
+    [condition] = result.conditions
+    assert condition.state == "not_met"
+    assert [mark for mark, _t, _c in condition.lines] == ["not_met", "not_met"]
+    assert "you said Company" in condition.lines[1][1]
+
+
+def test_an_open_group_marks_only_its_unanswered_criteria():
+    programme = make_programme(
+        "p",
+        rule("registration", "equals", "individual_business", group=1),
+        rule("employees", "lte", 10, group=1),
+    )
+    result = assess(make_profile(registration="company"), programme, as_of=AS_OF)
+    [condition] = result.conditions
+    assert condition.state == "unknown"
+    assert [mark for mark, _t, _c in condition.lines] == ["", "unknown"]
+
+
+# -- which questions the page asks --------------------------------------------------------
+
+
+def test_a_question_whose_programmes_an_earlier_one_settles_is_not_asked_too():
+    catalogue = [
+        make_programme(
+            "export",
+            rule("export_share_pct", "gte", 10, group=1),
+            rule("export_markets", "contains_any", ["europe"], group=1),
+        ),
+        make_programme("loan", rule("has_bank_loan", "is", True)),
+    ]
+    report = match(make_profile(), catalogue, as_of=AS_OF)
+    assert [name for name, _n in report.next_questions] == [
+        "export_share_pct",
+        "export_markets",
+        "has_bank_loan",
+    ]
+    assert report.questions_to_ask(3) == (("export_share_pct", 1), ("has_bank_loan", 1))
+    assert report.questions_to_ask(1) == (("export_share_pct", 1),)
+
+
+def test_a_programme_closed_on_the_date_is_not_worth_a_question():
+    catalogue = [
+        make_programme(
+            "ended", rule("has_bank_loan", "is", True), closes_on=AS_OF.replace(day=1)
+        ),
+        make_programme("running", rule("premises", "equals", "owned")),
+    ]
+    report = match(make_profile(), catalogue, as_of=AS_OF)
+    assert report.next_questions == (("premises", 1),)

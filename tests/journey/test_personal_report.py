@@ -553,3 +553,27 @@ def test_first_page_renders_to_a_png_for_visual_checks(tmp_path, language):
     png = prefix.with_suffix(".png")
     assert png.read_bytes().startswith(b"\x89PNG")
     assert png.stat().st_size > 10_000
+
+
+def test_csv_words_conditions_as_the_page_does_and_a_fit_shows_no_failure():
+    programme = make_programme(
+        "alternatives",
+        rule("province", "equals", "CN-ZJ", group=1),
+        rule("registration", "equals", "individual_business", group=1),
+        rule("employees", "lte", 10, required=False),
+    )
+    report = matching.match(
+        make_profile(platforms=set(), registration="company"),
+        [programme],
+        as_of=AS_OF,
+        catalogue_version=VERSION,
+    )
+    [row] = csv_rows(report)[1:]
+    text = row[column("Criteria")]
+    assert text.splitlines()[0] == "Any one of these is enough:"
+    assert "[not met]" not in text
+    lines = text.splitlines()
+    # The alternative it does not meet reads as the rule, with no state.
+    assert lines[2].startswith("- Registration ")
+    # A preference is a bonus, never a failure.
+    assert lines[3].startswith("[bonus] Number of employees")

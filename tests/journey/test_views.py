@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 
 import pytest
@@ -80,7 +81,7 @@ def test_results_without_consent_are_shown_and_nothing_is_stored(client):
     assert "You have cash for a month or less." in html  # critical urgency banner
     assert "14%" in html
     sections = response.context["sections"]
-    assert [c["match"].programme.slug for c in sections["eligible"]][
+    assert [c["match"].programme.slug for c in sections["for_needs"]][
         0
     ] == "mybank-contact-free-loans"
     assert BusinessProfile.objects.count() == 0
@@ -144,11 +145,8 @@ def test_unknown_or_malformed_link_is_404(client, token):
 def test_answering_a_question_in_place_updates_the_kept_profile(client):
     token = keep(client)
     page = client.get(reverse("programs:results", args=[token]))
-    possibly = page.context["sections"]["possibly_eligible"]
-    deferral = next(
-        c for c in possibly if c["match"].programme.slug == "gov-loan-deferral"
-    )
-    assert [f.name for f in deferral["question_fields"]] == ["has_bank_loan"]
+    asked = [field.name for field, _n in page.context["next_questions"]]
+    assert "has_bank_loan" in asked
     response = client.post(
         reverse("programs:answer_questions", args=[token]), {"has_bank_loan": "yes"}
     )
@@ -157,8 +155,9 @@ def test_answering_a_question_in_place_updates_the_kept_profile(client):
     assert row.has_bank_loan is True
     assert row.employees == 1  # other answers unchanged
     page = client.get(reverse("programs:results", args=[token]))
-    eligible = [c["match"].programme.slug for c in page.context["sections"]["eligible"]]
-    assert "gov-loan-deferral" in eligible
+    also = page.context["sections"]["also"]
+    deferral = next(c for c in also if c["match"].programme.slug == "gov-loan-deferral")
+    assert deferral["match"].tier == "eligible"
     assert (
         StoredResult.objects.get(
             profile=row, programme__slug="gov-loan-deferral"
@@ -181,20 +180,18 @@ def test_answering_a_set_question_in_place_keeps_every_choice(client):
 
 def test_answering_in_place_without_keeping_reposts_the_answers(client):
     response = client.post(reverse("programs:profile_form"), STALL)
-    deferral = next(
-        c
-        for c in response.context["sections"]["possibly_eligible"]
-        if c["match"].programme.slug == "gov-loan-deferral"
-    )
     data = {}
-    for name, value in deferral["hidden_answers"]:
+    for name, value in response.context["question_answers"]:
         data.setdefault(name, []).append(value)
     data["has_bank_loan"] = "yes"
     again = client.post(reverse("programs:profile_form"), data)
     assert again.status_code == HTTPStatus.OK
-    assert "gov-loan-deferral" in [
-        c["match"].programme.slug for c in again.context["sections"]["eligible"]
+    [deferral] = [
+        c
+        for c in again.context["sections"]["also"]
+        if c["match"].programme.slug == "gov-loan-deferral"
     ]
+    assert deferral["match"].tier == "eligible"
     assert BusinessProfile.objects.count() == 0
 
 
@@ -348,3 +345,89 @@ def test_an_edit_racing_with_deletion_gives_404_and_never_recreates_the_profile(
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert not BusinessProfile.objects.exists()
     assert not StoredResult.objects.exists()
+
+
+# -- the results page: sections, headline, date ------------------------------------------
+
+
+def headline_counts(html: str) -> dict[str, int]:
+    return {
+        section: int(count)
+        for section, count in re.findall(
+            r'class="headline-count" data-section="(\w+)" data-count="(\d+)"', html
+        )
+    }
+
+
+def test_the_headline_counts_are_exactly_the_sections_counts(client):
+    response = client.post(reverse("programs:profile_form"), STALL)
+    sections = response.context["sections"]
+    counts = headline_counts(response.content.decode())
+    assert counts == {name: len(sections[name]) for name in counts}
+    assert set(counts) == {"for_needs", "also", "near_miss"}
+    # Each card is in exactly one section, whatever its tier or date.
+    placed = [c["match"].programme.slug for cards in sections.values() for c in cards]
+    assert sorted(placed) == sorted(
+        m.programme.slug for m in response.context["report"].matches
+    )
+
+
+def test_programmes_for_a_stated_need_come_before_the_questions_and_the_rest(client):
+    html = client.post(reverse("programs:profile_form"), STALL).content.decode()
+    order = [
+        html.index('id="for_needs-title"'),
+        html.index('id="questions-title"'),
+        html.index('id="also-title"'),
+        html.index('id="rest-title"'),
+    ]
+    assert order == sorted(order)
+
+
+def test_the_page_asks_at_most_three_questions_and_says_what_each_settles(client):
+    response = client.post(reverse("programs:profile_form"), STALL)
+    asked = response.context["next_questions"]
+    assert 1 <= len(asked) <= 3
+    names = [field.name for field, _n in asked]
+    # Saying whether it exports settles both Spring Thunder arms: never asked twice.
+    assert not {"export_share_pct", "export_markets"} <= set(names)
+    assert "Settles 2 programmes." in response.content.decode()
+
+
+def test_with_nothing_open_on_the_date_the_page_says_so_once_and_offers_2020(client):
+    response = client.post(
+        reverse("programs:profile_form"), {**STALL, "as_of": "2026-12-02"}
+    )
+    html = response.content.decode()
+    assert response.context["nothing_open"] is True
+    assert html.count("No programme is open on 2026-12-02.") == 1
+    assert headline_counts(html) == {"for_needs": 0, "also": 0, "near_miss": 0}
+    # One tap: the same answers as of 15 June 2020, when they ran.
+    data: dict[str, list[str]] = {}
+    for name, value in response.context["date_answers"]:
+        data.setdefault(name, []).append(value)
+    data["as_of"] = ["2020-06-15"]
+    again = client.post(reverse("programs:profile_form"), data)
+    assert again.context["nothing_open"] is False
+    assert headline_counts(again.content.decode())["for_needs"] >= 2
+    assert BusinessProfile.objects.count() == 0
+
+
+def test_changing_the_date_of_a_kept_profile_keeps_every_other_answer(client):
+    token = keep(client)
+    response = client.post(
+        reverse("programs:answer_questions", args=[token]), {"as_of": "2026-12-02"}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    row = BusinessProfile.objects.get()
+    assert row.as_of.isoformat() == "2026-12-02"
+    assert (row.business_type, row.employees) == ("street_stall", 1)
+    page = client.get(reverse("programs:results", args=[token]))
+    assert page.context["nothing_open"] is True
+
+
+def test_a_fitting_card_shows_no_failed_condition(client):
+    html = client.post(reverse("programs:profile_form"), STALL).content.decode()
+    start = html.index('id="p-mybank-contact-free-loans"')
+    card = html[start : html.index("</article>", start)]
+    assert "mark-not_met" not in card
+    assert "Any one of these is enough:" in card
