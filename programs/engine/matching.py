@@ -723,18 +723,22 @@ class MatchReport:
     def tier(self, name: str) -> list[ProgrammeMatch]:
         return [m for m in self.matches if m.tier == name]
 
+    def _undecided(self) -> list[ProgrammeMatch]:
+        """Return the might-fits a question could settle: those not closed on the date."""
+        return [
+            m
+            for m in self.matches
+            if m.tier is Tier.POSSIBLY_ELIGIBLE
+            and m.availability is not Availability.CLOSED
+        ]
+
     @property
     def next_questions(self) -> tuple[tuple[str, int], ...]:
         """Return the unanswered fields worth asking, each with how many programmes
         it would help settle. Those settling more programmes for the owner's stated
         needs come first, then those settling more programmes, then form order.
         A programme closed on the as-of date is not worth a question."""
-        undecided = [
-            m
-            for m in self.matches
-            if m.tier is Tier.POSSIBLY_ELIGIBLE
-            and m.availability is not Availability.CLOSED
-        ]
+        undecided = self._undecided()
         settles = Counter(name for m in undecided for name in m.questions)
         for_needs = Counter(
             name for m in undecided if m.needs_addressed for name in m.questions
@@ -752,13 +756,9 @@ class MatchReport:
         programmes the questions already picked would all settle (an owner who
         says they export nothing is not asked where they export to as well)."""
         settles: dict[str, set[str]] = {}
-        for m in self.matches:
-            if (
-                m.tier is Tier.POSSIBLY_ELIGIBLE
-                and m.availability is not Availability.CLOSED
-            ):
-                for name in m.questions:
-                    settles.setdefault(name, set()).add(m.programme.slug)
+        for m in self._undecided():
+            for name in m.questions:
+                settles.setdefault(name, set()).add(m.programme.slug)
         picked: list[tuple[str, int]] = []
         covered: set[str] = set()
         for name, count in self.next_questions:

@@ -230,7 +230,6 @@ def results_context(
         "answers_summary": answers_summary(report.profile),
         "hidden_answers": hidden_pairs(answers),
         "token": token,
-        "today": timezone.localdate(),
     }
 
 
