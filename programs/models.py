@@ -202,6 +202,15 @@ class Source(models.Model):
         Programme, models.CASCADE, related_name="sources", verbose_name=_("programme")
     )
     title = models.CharField(_("title"), max_length=300)
+    title_zh_hans = models.CharField(
+        _("title explained in Chinese"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "For a title in another language: shown after the title on Chinese "
+            "pages. Leave blank for a Chinese title."
+        ),
+    )
     url = models.CharField(_("address"), max_length=300, blank=True)
     published_on = models.DateField(_("published on"), null=True, blank=True)
     confidence = models.CharField(

@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import get_language, gettext
+from reportlab.graphics.barcode.qr import QrCode
 from reportlab.lib import colors
 from reportlab.lib import textsplit as rl_textsplit
 from reportlab.lib.pagesizes import A4
@@ -29,6 +30,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import (
     CondPageBreak,
+    Flowable,
     Paragraph,
     SimpleDocTemplate,
     Table,
@@ -103,6 +105,12 @@ STATE_COLOURS = {
     State.NOT_MET: TIER_COLOURS[Tier.NEAR_MISS],
     State.UNKNOWN: TIER_COLOURS[Tier.POSSIBLY_ELIGIBLE],
 }
+#: Frame and ground of a boxed notice, as the page's Bootstrap alerts.
+ALERTS = {
+    "danger": (colors.HexColor("#b02a37"), colors.HexColor("#f8d7da")),
+    "warning": (colors.HexColor("#997404"), colors.HexColor("#fff3cd")),
+    "info": (colors.HexColor("#087990"), colors.HexColor("#cff4fc")),
+}
 MARGIN = 16 * mm
 CONTENT_WIDTH = A4[0] - 2 * MARGIN
 LABEL_WIDTH = 34 * mm
@@ -126,6 +134,7 @@ class Styles:
             "title", base, fontSize=20, leading=25, textColor=ACCENT, spaceAfter=4
         )
         self.meta = ParagraphStyle("meta", base, textColor=MUTED, spaceAfter=6)
+        self.lead = ParagraphStyle("lead", base, fontSize=12, leading=16)
         self.h2 = ParagraphStyle(
             "h2",
             base,
@@ -147,6 +156,12 @@ class Styles:
             "label", base, fontSize=8, leading=11, textColor=MUTED
         )
         self.small = ParagraphStyle("small", base, fontSize=8, leading=11)
+        # An address breaks anywhere, in either language: it has no spaces.
+        self.link = ParagraphStyle(
+            "link", base, fontSize=10, leading=13.5, textColor=ACCENT, wordWrap="CJK"
+        )
+        # The font has one weight: what stands out is a size larger.
+        self.strong = ParagraphStyle("strong", base, fontSize=10.5, leading=14.5)
         self.muted = ParagraphStyle("muted", self.small, textColor=MUTED)
         self.tiers = {
             tier: ParagraphStyle(str(tier), base, textColor=colour)
@@ -174,6 +189,37 @@ def heading(text: str, style: ParagraphStyle, room: float) -> list[Any]:
     programme card to the next page rather than split its table.
     """
     return [CondPageBreak(room), para(text, style)]
+
+
+def link(url: str, style: ParagraphStyle) -> Paragraph:
+    """Return the address as text that opens it when clicked in a PDF reader."""
+    text = escape(url)
+    href = escape(url, {'"': "&quot;"})
+    return Paragraph(f'<a href="{href}">{text}</a>', style)
+
+
+def qr_code(value: str, size: float) -> Flowable:
+    """Return a QR code of the text, `size` wide and high with its quiet zone."""
+    return QrCode(value, width=size, height=size, qrLevel="M", qrBorder=4)
+
+
+def boxed(flowables: list[Any], kind: str) -> Table:
+    """Return the flowables in a box the width of the page, coloured as ALERTS[kind]."""
+    border, background = ALERTS[kind]
+    table = Table([[flowables]], colWidths=[CONTENT_WIDTH], hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.8, border),
+                ("BACKGROUND", (0, 0), (-1, -1), background),
+                ("TOPPADDING", (0, 0), (-1, -1), 5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    return table
 
 
 def grid(rows: list[list[Any]], widths: list[float], *, header: bool = False) -> Table:

@@ -19,6 +19,7 @@ urlpatterns = [
         name="report_unsaved",
     ),
     path("r/<str:token>/", views.results, name="results"),
+    path("r/<str:token>/qr.svg", views.results_qr, name="results_qr"),
     path(
         "r/<str:token>/edit/",
         form_rate_limited(views.profile_edit),

@@ -26,6 +26,7 @@ from django.utils.html import escape
 
 from programs.api import keys
 from programs.engine import contract
+from programs.engine.text import format_number
 from programs.models import BusinessProfile, SentAlert, StoredResult
 from tests.builders import STALL
 
@@ -81,9 +82,10 @@ class Msg:
         return chinese
 
 
-REQUIRED = Msg("This field is required.")
-WHOLE = Msg("Enter a whole number.")
-NUMBER = Msg("Enter a number.")
+REQUIRED = Msg("This field is required.")  # a request without a body or file
+CHOOSE = Msg("Choose one.")  # a required choice not answered
+WHOLE = Msg("Enter a whole number, for example 12.")
+NUMBER = Msg("Enter a number, for example 12.")
 DATE = Msg("Enter a valid date.")
 CONTROL = Msg("Remove control characters.")
 AS_OF_RANGE = Msg("Choose a date between 2019 and ten years from now.")
@@ -92,36 +94,27 @@ NOT_BOTH = Msg("Choose “none” or some of the options, not both.")
 EMAIL = Msg("Enter a valid email address.")
 PHONE = Msg("Use digits, spaces, +, - and brackets only.")
 CHOOSE_ONE = Msg("Choose at least one.")
-LISTED = Msg("Choose one of the listed options.")
+LISTED = Msg("Choose one of the listed options.")  # the API's programme filters
+FROM_LIST = Msg("Choose from the list.")
 LIST = Msg("Give a list of choices.")
 YES_NO = Msg("Answer yes or no.")
 TEXT = Msg("Enter text.")
 UNKNOWN_FIELD = Msg("Unknown field.")
 OBJECT = Msg("A profile must be an object of fields.")
-CITY_TOO_LONG = Msg("Use 100 characters or fewer.")
+CITY_TOO_LONG = Msg("Use %(length)s characters or fewer.", {"length": 100})
 NOT_JSON = Msg("The request body is not valid JSON.", new=True)
 NOT_CSV = Msg("The file could not be read as CSV: a cell may be too long.", new=True)
 
 
-def invalid_choice(value: str) -> Msg:
-    return Msg(
-        "Select a valid choice. %(value)s is not one of the available choices.",
-        {"value": value},
-    )
+def not_a_choice(name: str) -> Msg:
+    """An answer that is not one of the field's choices (yes/no for yes-or-no)."""
+    kind = contract.FIELDS[name].kind
+    return YES_NO if kind is contract.FieldKind.BOOLEAN else FROM_LIST
 
 
-def form_at_least(limit) -> Msg:
-    return Msg(
-        "Ensure this value is greater than or equal to %(limit_value)s.",
-        {"limit_value": limit},
-    )
-
-
-def form_at_most(limit) -> Msg:
-    return Msg(
-        "Ensure this value is less than or equal to %(limit_value)s.",
-        {"limit_value": limit},
-    )
+def required(name: str) -> Msg:
+    kind = contract.FIELDS[name].kind
+    return CHOOSE_ONE if kind is contract.FieldKind.MULTI else CHOOSE
 
 
 def form_too_long(limit: int, length: int) -> Msg:
@@ -132,19 +125,15 @@ def form_too_long(limit: int, length: int) -> Msg:
     )
 
 
-TWO_PLACES = Msg(
-    "Ensure that there are no more than %(max)s decimal place.",
-    {"max": 2},
-    plural="Ensure that there are no more than %(max)s decimal places.",
-)
+TWO_PLACES = Msg("Use at most 2 decimal places, for example 12.25.")
 
 
 def at_least(limit) -> Msg:
-    return Msg("Enter a number of at least %(min)s.", {"min": limit})
+    return Msg("Enter %(min)s or more.", {"min": format_number(limit)})
 
 
 def at_most(limit) -> Msg:
-    return Msg("Enter a number of at most %(max)s.", {"max": limit})
+    return Msg("Enter %(max)s or less.", {"max": format_number(limit)})
 
 
 def api_too_long(limit: int) -> Msg:
@@ -235,24 +224,22 @@ def form_invalid(name: str) -> Msg:
 FORM_NUMBER_CASES = [
     case(
         "numbers below minimum",
-        each(NUMBER_FIELDS, lambda n: str(low(n) - 1), lambda n: form_at_least(low(n))),
+        each(NUMBER_FIELDS, lambda n: str(low(n) - 1), lambda n: at_least(low(n))),
     ),
     case(
         "numbers above maximum",
-        each(
-            NUMBER_FIELDS, lambda n: str(high(n) + 1), lambda n: form_at_most(high(n))
-        ),
+        each(NUMBER_FIELDS, lambda n: str(high(n) + 1), lambda n: at_most(high(n))),
     ),
     case(
         "numbers 10^30",
-        each(NUMBER_FIELDS, str(10**30), lambda n: form_at_most(high(n))),
+        each(NUMBER_FIELDS, str(10**30), lambda n: at_most(high(n))),
     ),
     case(
         "numbers 1e30",
         each(
             NUMBER_FIELDS,
             "1e30",
-            lambda n: WHOLE if whole(n) else form_at_most(high(n)),
+            lambda n: WHOLE if whole(n) else at_most(high(n)),
         ),
     ),
     *(
@@ -281,7 +268,7 @@ FORM_NUMBER_CASES = [
     *(
         case(
             f"{name} 100 KB",
-            {name: (HUGE_DIGITS, WHOLE if whole(name) else form_at_most(high(name)))},
+            {name: (HUGE_DIGITS, WHOLE if whole(name) else at_most(high(name)))},
         )
         for name in NUMBER_FIELDS
     ),
@@ -289,7 +276,7 @@ FORM_NUMBER_CASES = [
 
 FORM_CHOICE_CASES = [
     *(
-        case(f"choices {label}", each(CHOICE_FIELDS, value, invalid_choice(value)))
+        case(f"choices {label}", each(CHOICE_FIELDS, value, not_a_choice))
         for label, value in [
             ("unknown", "castle"),
             ("number", "5"),
@@ -300,15 +287,15 @@ FORM_CHOICE_CASES = [
         ]
     ),
     *(
-        case(f"{name} 100 KB", {name: (HUGE, invalid_choice(HUGE))})
+        case(f"{name} 100 KB", {name: (HUGE, not_a_choice(name))})
         for name in CHOICE_FIELDS
     ),
     case(
         "required missing",
-        each(["business_type", "province", "needs"], MISSING, REQUIRED),
+        each(["business_type", "province", "needs"], MISSING, required),
     ),
-    case("required empty", each(["business_type", "province"], "", REQUIRED)),
-    case("required empty list", {"needs": ([], REQUIRED)}),
+    case("required empty", each(["business_type", "province"], "", CHOOSE)),
+    case("required empty list", {"needs": ([], CHOOSE_ONE)}),
 ]
 
 
@@ -319,12 +306,10 @@ def first_code(name: str) -> str:
 FORM_MULTI_CASES = [
     case(
         "sets unknown",
-        each(
-            MULTI_FIELDS, lambda n: [first_code(n), "castle"], invalid_choice("castle")
-        ),
+        each(MULTI_FIELDS, lambda n: [first_code(n), "castle"], FROM_LIST),
     ),
     *(
-        case(f"sets {label}", each(MULTI_FIELDS, [value], invalid_choice(value)))
+        case(f"sets {label}", each(MULTI_FIELDS, [value], FROM_LIST))
         for label, value in [("markup", MARKUP), ("SQL", SQL), ("mixed", MIXED)]
     ),
     case(
@@ -332,7 +317,7 @@ FORM_MULTI_CASES = [
         each(
             MULTI_FIELDS,
             lambda n: [first_code(n) + "\x00"],
-            lambda n: invalid_choice(first_code(n) + "\x00"),
+            FROM_LIST,
         ),
     ),
     case(
@@ -346,14 +331,11 @@ FORM_MULTI_CASES = [
             "platforms": (["none", "taobao"], NOT_BOTH),
         },
     ),
-    *(
-        case(f"{name} 100 KB", {name: ([HUGE], invalid_choice(HUGE))})
-        for name in MULTI_FIELDS
-    ),
+    *(case(f"{name} 100 KB", {name: ([HUGE], FROM_LIST)}) for name in MULTI_FIELDS),
 ]
 
 FORM_TEXT_CASES = [
-    case("city 100 KB", {"city": (HUGE, form_too_long(100, len(HUGE)))}),
+    case("city 100 KB", {"city": (HUGE, CITY_TOO_LONG)}),
     *(
         case(f"city {label}", {"city": (value, CONTROL)})
         for label, value in [
@@ -502,9 +484,9 @@ def test_bad_answers_get_chinese_messages_by_field_and_store_nothing(
 
 
 ENGLISH_CASE = {
-    "employees": ("-1", form_at_least(0)),
+    "employees": ("-1", at_least(0)),
     "city": ("Wu\x00han", CONTROL),
-    "needs": (["castle"], invalid_choice("castle")),
+    "needs": (["castle"], FROM_LIST),
     "as_of": ("9999-12-31", AS_OF_RANGE),
 }
 
@@ -556,21 +538,21 @@ EDIT_CASES = [
     case(
         "every kind at once",
         {
-            "employees": ("-1", form_at_least(0)),
-            "annual_revenue_cny": (str(10**30), form_at_most(10**13)),
+            "employees": ("-1", at_least(0)),
+            "annual_revenue_cny": (str(10**30), at_most(10**13)),
             "cash_runway_months": ("Infinity", NUMBER),
             "years_operating": ("1.234", TWO_PLACES),
             "export_share_pct": ("NaN", NUMBER),
-            "business_type": (MARKUP, invalid_choice(MARKUP)),
-            "province": (SQL, invalid_choice(SQL)),
-            "has_bank_loan": (MIXED, invalid_choice(MIXED)),
+            "business_type": (MARKUP, FROM_LIST),
+            "province": (SQL, FROM_LIST),
+            "has_bank_loan": (MIXED, YES_NO),
             "needs": (["financing"] * 300, TOO_MANY),
             "platforms": (["none", "taobao"], NOT_BOTH),
             "city": ("a\x00b", CONTROL),
             "as_of": ("0001-01-01", AS_OF_RANGE),
         },
     ),
-    case("100 KB", {"city": (HUGE, form_too_long(100, len(HUGE)))}),
+    case("100 KB", {"city": (HUGE, CITY_TOO_LONG)}),
 ]
 
 
@@ -696,7 +678,7 @@ API_NUMBER_CASES = [
 API_CHOICE_FIELDS = ["business_type", "province", "registration", "premises"]
 API_OTHER_CASES = [
     *(
-        case(f"choices {label}", each(API_CHOICE_FIELDS, value, LISTED))
+        case(f"choices {label}", each(API_CHOICE_FIELDS, value, FROM_LIST))
         for label, value in [
             ("unknown", "castle"),
             ("number", 5),
@@ -708,14 +690,14 @@ API_OTHER_CASES = [
         ]
     ),
     *(
-        case(f"{name} 100 KB", {name: (HUGE, LISTED)})
+        case(f"{name} 100 KB", {name: (HUGE, FROM_LIST)})
         for name in ("business_type", "province")
     ),
     case(
         "required missing",
-        each(["business_type", "province", "needs"], MISSING, REQUIRED),
+        each(["business_type", "province", "needs"], MISSING, required),
     ),
-    case("required null", each(["business_type", "province"], None, REQUIRED)),
+    case("required null", each(["business_type", "province"], None, CHOOSE)),
     *(
         case(
             f"yes or no {label}",
@@ -813,8 +795,8 @@ def test_a_100_kb_field_name_is_cut_to_64_characters(client):
         (
             {"employees": -1, "business_type": "castle", "needs": []},
             {
-                "business_type": [LISTED],
-                "province": [REQUIRED],
+                "business_type": [FROM_LIST],
+                "province": [CHOOSE],
                 "needs": [CHOOSE_ONE],
                 "employees": [at_least(0)],
             },
@@ -843,7 +825,10 @@ def test_api_messages_follow_an_english_request_too(client):
         **{"accept-language": "en"},
     )
     assert response.json() == {
-        "errors": {"employees": ["Enter a whole number."], "city": ["Enter text."]}
+        "errors": {
+            "employees": ["Enter a whole number, for example 12."],
+            "city": ["Enter text."],
+        }
     }
 
 
@@ -901,8 +886,8 @@ def screen_json(client, body, key, **headers):
         ({**VALID_JSON, "city": "Wu\x00han"}, {"city": [CONTROL]}),
         ({**VALID_JSON, "city": HUGE}, {"city": [CITY_TOO_LONG]}),
         ({**VALID_JSON, "city": 5}, {"city": [TEXT]}),
-        ({**VALID_JSON, "business_type": MARKUP}, {"business_type": [LISTED]}),
-        ({**VALID_JSON, "province": SQL}, {"province": [LISTED]}),
+        ({**VALID_JSON, "business_type": MARKUP}, {"business_type": [FROM_LIST]}),
+        ({**VALID_JSON, "province": SQL}, {"province": [FROM_LIST]}),
         ({**VALID_JSON, "needs": ["financing"] * 100}, {"needs": [TOO_MANY]}),
         ({**VALID_JSON, "needs": 5}, {"needs": [LIST]}),
         ({**VALID_JSON, "has_bank_loan": MIXED}, {"has_bank_loan": [YES_NO]}),
@@ -914,8 +899,8 @@ def screen_json(client, body, key, **headers):
         (
             {"needs": []},
             {
-                "business_type": [REQUIRED],
-                "province": [REQUIRED],
+                "business_type": [CHOOSE],
+                "province": [CHOOSE],
                 "needs": [CHOOSE_ONE],
             },
         ),
@@ -968,13 +953,15 @@ GOOD_LINE = "street_stall,CN-HB,financing"
 #: (extra column or "", its cell, the field of the error, the message)
 CSV_ROW_CASES = [
     pytest.param(
-        "", "castle,CN-HB,financing", "business_type", LISTED, id="unknown choice"
+        "", "castle,CN-HB,financing", "business_type", FROM_LIST, id="unknown choice"
     ),
     pytest.param(
-        "", "农场,CN-HB,financing", "business_type", LISTED, id="Chinese choice"
+        "", "农场,CN-HB,financing", "business_type", FROM_LIST, id="Chinese choice"
     ),
-    pytest.param("", "farm,CN-HB' OR '1'='1,financing", "province", LISTED, id="SQL"),
-    pytest.param("", "farm\x00,CN-HB,financing", "business_type", LISTED, id="NUL"),
+    pytest.param(
+        "", "farm,CN-HB' OR '1'='1,financing", "province", FROM_LIST, id="SQL"
+    ),
+    pytest.param("", "farm\x00,CN-HB,financing", "business_type", FROM_LIST, id="NUL"),
     pytest.param(
         "",
         "farm,CN-HB,castle;financing",

@@ -79,9 +79,7 @@ def test_match_json_has_ranked_results_with_every_criterion(tmp_path, catalogue)
         ("province", "equals", "CN-HB", "CN-HB", "met"),
         ("platforms", "contains_any", ["alipay_merchant"], None, "unknown"),
     ]
-    assert (
-        result["criteria"][0]["reason"] == "Size class is micro, one of: micro, small."
-    )
+    assert result["criteria"][0]["reason"] == "Your size class is micro."
 
 
 def test_match_reads_standard_input_and_prints_text(monkeypatch, catalogue):

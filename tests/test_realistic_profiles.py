@@ -248,7 +248,7 @@ def test_jd_seller_gets_the_jd_live_fee_cut():
     # Not on Taobao, Tmall or Ele.me: one thing it can do gets Alibaba's measures.
     assert t["alibaba-merchant-measures"] == "near_miss"
     assert result(report, "alibaba-merchant-measures")["actions"] == [
-        "Open a shop or an account on Ele.me, Taobao or Tmall."
+        "Open a shop or an account on Taobao, Tmall or Ele.me."
     ]
     # An online seller is not a corner shop: JD's Spark plan is not for it.
     assert "business_type" in failing(report, "jd-spark")

@@ -106,6 +106,7 @@ def _source_rows(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [
         {
             "title": s["title"],
+            "title_zh_hans": s.get("title_zh_hans", ""),
             "url": s.get("url", ""),
             "published_on": s.get("published_on"),
             "confidence": s.get("confidence", ""),

@@ -67,7 +67,9 @@ def build_programme(
         needs_assumed=frozenset(row.needs_assumed),
         discretionary=Text(row.discretionary_en, row.discretionary_zh_hans),
         sources=tuple(
-            matching.Source(s.title, s.url, s.published_on, s.confidence)
+            matching.Source(
+                s.title, s.url, s.published_on, s.confidence, s.title_zh_hans
+            )
             for s in sources
         ),
     )
@@ -88,6 +90,16 @@ class Catalogue:
 
     def get(self, slug: str) -> matching.Programme | None:
         return next((p for p in self.programmes if p.slug == slug), None)
+
+    @property
+    def edition(self) -> str:
+        """Return the catalogue as a reader names it: "Catalogue of 2026-11-24".
+
+        ``version`` stays a fingerprint for caches and stored results.
+        """
+        return matching.catalogue_edition(
+            matching.catalogue_checked_on(self.programmes)
+        )
 
 
 def read_catalogue() -> Catalogue:

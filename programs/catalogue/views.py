@@ -25,6 +25,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from programs.catalogue import store
@@ -32,7 +33,6 @@ from programs.engine import contract, matching
 from programs.engine.text import Text
 from programs.models import Criterion as CriterionRow
 from programs.models import Provider
-from programs.models import Source as SourceRow
 
 NEED_LABELS = dict(contract.NEEDS)
 AVAILABILITY_BADGES = {
@@ -196,8 +196,9 @@ def summary_line(summary: str) -> str:
 def criterion_sentence(criterion: matching.Criterion) -> str:
     """Return a criterion as the catalogue states it, in the active language.
 
-    The operator words it (``rules``): "Size class is one of micro, small.";
-    yes/no fields read "Has a bank loan: yes.".
+    The operator words it (``rules``): "Size class must be micro or small.";
+    yes/no fields state what the owner must be able to say: "Only if you
+    have a bank loan."
     """
     return criterion.describe()
 
@@ -247,21 +248,29 @@ def required_groups(programme: matching.Programme) -> tuple[RuleGroup, ...]:
 
 @dataclass(frozen=True)
 class SourceView:
-    title: str
+    title: str  # the original title; on Chinese pages with its Chinese explanation
     address: str
     published_on: datetime.date | None
-    confidence: str
-    confidence_label: str
+    confidence_label: str  # "Confidence: high", "可信度高"
+    confidence_meaning: str  # what the grade means
+
+
+#: What each grade means, beside the grade spelled out.
+CONFIDENCE_MEANINGS = {
+    "H": _("official, or several reports agree"),
+    "M": _("one reputable report"),
+    "L": _("a thin or garbled source"),
+}
 
 
 def source_view(source: matching.Source) -> SourceView:
-    labels = dict(SourceRow.Confidence.choices)
+    meaning = CONFIDENCE_MEANINGS.get(source.confidence)
     return SourceView(
-        title=source.title,
+        title=source.shown_title,
         address=source.url,
         published_on=source.published_on,
-        confidence=source.confidence,
-        confidence_label=str(labels.get(source.confidence, "")),
+        confidence_label=source.confidence_label,
+        confidence_meaning="" if meaning is None else str(meaning),
     )
 
 
@@ -308,7 +317,7 @@ def programme_list(request: HttpRequest) -> HttpResponse:
         {
             "cards": cards,
             "total": len(catalogue.programmes),
-            "version": catalogue.version,
+            "edition": catalogue.edition,
             "filters": filters,
             "providers": providers,
             "needs": contract.NEEDS,

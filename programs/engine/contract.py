@@ -12,6 +12,8 @@ declarations and nothing else:
 * ``parse_profile``, the one parser of answers, used by the JSON API, the
   screening CSV and the command line (the web form builds its fields from
   the same specs in ``programs.journey.forms``);
+* ``FieldSpec.message``, what a reader is told when an answer is refused,
+  the same sentence from the form and from the parser;
 * ``to_columns`` / ``from_columns``, the stored model's column values
   (``programs.checks`` fails ``manage.py check`` when the model drifts);
 * ``display_value``, a value as a reader reads it.
@@ -24,16 +26,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext_lazy, pgettext_lazy
 
-from programs.engine.text import format_number, jsonable, list_separator
+from programs.engine.text import (
+    format_number,
+    is_chinese,
+    jsonable,
+    list_separator,
+    quoted_items,
+    together,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -171,6 +181,16 @@ URGENCIES: Choices = (
 )
 
 # --------------------------------------------------------------------------
+# Units: a number as a reader reads it, "80,000 CNY", "80,000元"
+# --------------------------------------------------------------------------
+
+CNY = _("%(number)s CNY")
+PERCENT = _("%(number)s%%")
+MONTHS = ngettext_lazy("%(number)s month", "%(number)s months", "count")
+YEARS = ngettext_lazy("%(number)s year", "%(number)s years", "count")
+PEOPLE = ngettext_lazy("%(number)s person", "%(number)s people", "count")
+
+# --------------------------------------------------------------------------
 # Field specs
 # --------------------------------------------------------------------------
 
@@ -236,6 +256,18 @@ class FieldSpec:
     testable: bool = True  # may a criterion test it?
     criterion_column: str = ""  # the column criteria test, when not the stored one
     settled_by: tuple[str, ...] = ()  # derived: the answers that settle it
+    #: How a number of this field is written with its unit: a lazy message
+    #: with %(number)s, plural on %(count)s ("%(number)s people", "%(number)s人").
+    unit: StrPromise | None = None
+    #: The field as a sentence names it, when the label carries the unit
+    #: ("annual revenue (CNY)" -> "annual revenue"); None: the label.
+    noun: StrPromise | None = None
+    #: Yes/no fields: the answer as the owner's own statement, for yes and
+    #: for no ("you have a bank loan", "you have no bank loan").
+    statements: tuple[StrPromise, StrPromise] | None = None
+    #: Choices that are names (provinces, regions, platforms) keep their
+    #: capital inside an English sentence; others read "a convenience store".
+    names: bool = False
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -250,6 +282,11 @@ class FieldSpec:
         return f"{self.name}_mask" if self.storage is Storage.MASK else self.name
 
     @property
+    def name_in_sentence(self) -> str:
+        """Return the field as a sentence names it, in the active language."""
+        return str(self.noun or self.label)
+
+    @property
     def max_items(self) -> int:
         """Return how many items a set answer may list (repeats included)."""
         return 4 * len(self.choices)
@@ -258,6 +295,72 @@ class FieldSpec:
     def questions(self) -> tuple[str, ...]:
         """Return the answer fields that would settle this field when unknown."""
         return self.settled_by or (self.name,)
+
+    def message(self, refusal: Refusal) -> str:
+        """Return what a reader is told when an answer is refused, in the active language."""
+        by_kind = REFUSAL_MESSAGES[refusal]
+        message = by_kind.get(self.kind, by_kind[None])
+        return str(message) % {
+            "min": "" if self.minimum is None else format_number(self.minimum),
+            "max": "" if self.maximum is None else format_number(self.maximum),
+            "length": format_number(self.max_length),
+        }
+
+    def messages(self) -> dict[str, str]:
+        """Return every refusal's message by its code, translated when shown.
+
+        Form fields are built once, at import, so each message is lazy: it is
+        worded in the language active when the error is displayed.
+        """
+        return {refusal.value: lazy(self.message, str)(refusal) for refusal in Refusal}
+
+
+class Refusal(StrEnum):
+    """Why an answer is refused.
+
+    The values are the error codes of Django's form fields and validators,
+    so ``FieldSpec.messages()`` can be given to a form field as its
+    ``error_messages`` (validators' messages are replaced by code too).
+    """
+
+    REQUIRED = "required"
+    NOT_A_NUMBER = "invalid"
+    BELOW_MINIMUM = "min_value"
+    ABOVE_MAXIMUM = "max_value"
+    DECIMAL_PLACES = "max_decimal_places"
+    INVALID_CHOICE = "invalid_choice"
+    TOO_LONG = "max_length"
+    TOO_MANY = "too_many"
+
+
+#: The sentence for each refusal, by field kind (None: any other kind), as
+#: the form, the API, the CSV upload and the command line all say it.
+#: %(min)s and %(max)s are the field's bounds, %(length)s its longest text.
+#: No message may contain a literal "%": Django fills a validator's
+#: parameters into the message it shows.
+REFUSAL_MESSAGES: dict[Refusal, dict[FieldKind | None, StrPromise]] = {
+    Refusal.REQUIRED: {
+        FieldKind.CHOICE: _("Choose one."),
+        FieldKind.MULTI: _("Choose at least one."),
+        None: _("Answer this question."),
+    },
+    Refusal.NOT_A_NUMBER: {
+        FieldKind.INTEGER: _("Enter a whole number, for example 12."),
+        None: _("Enter a number, for example 12."),
+    },
+    Refusal.BELOW_MINIMUM: {None: _("Enter %(min)s or more.")},
+    Refusal.ABOVE_MAXIMUM: {None: _("Enter %(max)s or less.")},
+    # The form keeps two decimal places (programs.journey.forms).
+    Refusal.DECIMAL_PLACES: {
+        None: _("Use at most 2 decimal places, for example 12.25.")
+    },
+    Refusal.INVALID_CHOICE: {
+        FieldKind.BOOLEAN: _("Answer yes or no."),
+        None: _("Choose from the list."),
+    },
+    Refusal.TOO_LONG: {None: _("Use %(length)s characters or fewer.")},
+    Refusal.TOO_MANY: {None: _("Too many choices.")},
+}
 
 
 def answer(
@@ -323,6 +426,7 @@ class Profile:
         FieldKind.CHOICE,
         _("province"),
         choices=PROVINCES,
+        names=True,
         required=True,
         question=_("Province or region"),
         section=Section.BUSINESS,
@@ -341,6 +445,7 @@ class Profile:
         _("number of employees"),
         minimum=0,
         maximum=10_000_000,
+        unit=PEOPLE,
         question=_("How many people work for you?"),
         help_text=_("Count yourself and family members who work in the business."),
         section=Section.SIZE_AND_MONEY,
@@ -350,6 +455,8 @@ class Profile:
         _("annual revenue (CNY)"),
         minimum=0,
         maximum=10**13,
+        unit=CNY,
+        noun=_("annual revenue"),
         question=_("Revenue last year (CNY)"),
         section=Section.SIZE_AND_MONEY,
     )
@@ -358,6 +465,8 @@ class Profile:
         _("years in business"),
         minimum=0,
         maximum=200,
+        unit=YEARS,
+        noun=_("time in business"),
         question=_("Years in business"),
         section=Section.BUSINESS,
     )
@@ -366,6 +475,8 @@ class Profile:
         _("share of revenue from exports (%)"),
         minimum=0,
         maximum=100,
+        unit=PERCENT,
+        noun=_("share of revenue from exports"),
         question=_("Share of revenue from exports (%)"),
         section=Section.EXPORTS,
     )
@@ -373,6 +484,7 @@ class Profile:
         FieldKind.MULTI,
         _("export markets"),
         choices=EXPORT_MARKETS,
+        names=True,
         none_label=_("I don't export"),
         question=_("Where do you export to?"),
         section=Section.EXPORTS,
@@ -381,6 +493,7 @@ class Profile:
         FieldKind.MULTI,
         _("online platforms and payment accounts"),
         choices=PLATFORMS,
+        names=True,
         none_label=_("None of these"),
         action=_("Open a shop or an account on %(values)s."),
         question=_("Which platforms and payment accounts do you use?"),
@@ -391,6 +504,8 @@ class Profile:
         _("months of cash runway"),
         minimum=0,
         maximum=120,
+        unit=MONTHS,
+        noun=_("cash runway"),
         # Criteria test the runway worked out from cash and costs when the
         # months were not answered (``Profile.facts``), stored apart.
         criterion_column="runway_months",
@@ -405,6 +520,8 @@ class Profile:
         _("cash on hand (CNY)"),
         minimum=0,
         maximum=10**13,
+        unit=CNY,
+        noun=_("cash on hand"),
         testable=False,
         question=_("Cash on hand (CNY)"),
         section=Section.SIZE_AND_MONEY,
@@ -414,6 +531,8 @@ class Profile:
         _("monthly fixed costs (CNY)"),
         minimum=0,
         maximum=10**13,
+        unit=CNY,
+        noun=_("monthly fixed costs"),
         testable=False,
         question=_("Monthly fixed costs: rent, wages, loan payments (CNY)"),
         section=Section.SIZE_AND_MONEY,
@@ -423,6 +542,8 @@ class Profile:
         _("revenue change against last year (%)"),
         minimum=-100,
         maximum=1000,
+        unit=PERCENT,
+        noun=_("revenue change against last year"),
         question=_("Revenue change against the same time last year (%)"),
         help_text=_("For example -40 if sales fell by 40%."),
         section=Section.SIZE_AND_MONEY,
@@ -430,6 +551,7 @@ class Profile:
     has_bank_loan: bool | None = answer(
         FieldKind.BOOLEAN,
         _("has a bank loan"),
+        statements=(_("you have a bank loan"), _("you have no bank loan")),
         question=_("Do you have a bank loan?"),
         section=Section.SIZE_AND_MONEY,
     )
@@ -438,6 +560,8 @@ class Profile:
         _("total bank credit (CNY)"),
         minimum=0,
         maximum=10**13,
+        unit=CNY,
+        noun=_("total bank credit"),
         question=_("How much credit do banks give you in total (CNY)?"),
         help_text=_(
             "All loans and credit lines together. Inclusive small-business loans are "
@@ -455,6 +579,10 @@ class Profile:
     vat_small_scale: bool | None = answer(
         FieldKind.BOOLEAN,
         _("small-scale VAT taxpayer"),
+        statements=(
+            _("you are a small-scale VAT taxpayer"),
+            _("you are not a small-scale VAT taxpayer"),
+        ),
         question=_("Are you a small-scale VAT taxpayer?"),
         section=Section.SIZE_AND_MONEY,
     )
@@ -549,6 +677,24 @@ FIELDS: dict[str, FieldSpec] = {
 
 #: Answer fields of the contract, in contract order (derived ones excluded).
 PROFILE_FIELDS: tuple[str, ...] = tuple(n for n, s in FIELDS.items() if not s.derived)
+
+#: The first step's questions, in the order it asks them: what most changes
+#: the answer. The rest are asked on the results page when they would settle
+#: a programme (``MatchReport.questions_to_ask``), or all at once on request.
+FIRST_STEP: tuple[str, ...] = (
+    "business_type",
+    "province",
+    "needs",
+    "employees",
+    "cash_runway_months",
+    "registration",
+    "platforms",
+)
+#: Answers that work out one the first step asks, for an owner who does not
+#: know it: cash on hand and monthly costs give the months of runway.
+HELPERS: dict[str, tuple[str, ...]] = {
+    "cash_runway_months": ("cash_on_hand_cny", "monthly_fixed_costs_cny"),
+}
 
 #: Fields a criterion may test: every answer except free text and the two
 #: runway inputs (a criterion on runway uses the worked-out runway).
@@ -908,13 +1054,13 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:  # noqa: C901 - one branch pe
     if spec.kind is FieldKind.MULTI:
         if raw is None:
             if spec.required:
-                raise FieldProblem(_("This field is required."))
+                raise FieldProblem(spec.message(Refusal.REQUIRED))
             return None
         items = raw
         if not isinstance(items, list | tuple | set | frozenset):
             raise FieldProblem(_("Give a list of choices."))
         if len(items) > spec.max_items:
-            raise FieldProblem(_("Too many choices."))
+            raise FieldProblem(spec.message(Refusal.TOO_MANY))
         codes = {str(item).strip() for item in items if str(item).strip()}
         if unknown := sorted(codes - set(spec.codes)):
             raise FieldProblem(
@@ -922,23 +1068,23 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:  # noqa: C901 - one branch pe
                 % {"values": ", ".join(v[:40] for v in unknown[:5])}
             )
         if spec.required and not codes:
-            raise FieldProblem(_("Choose at least one."))
+            raise FieldProblem(spec.message(Refusal.REQUIRED))
         return frozenset(codes)
     if _is_blank(raw):
         if spec.required:
-            raise FieldProblem(_("This field is required."))
+            raise FieldProblem(spec.message(Refusal.REQUIRED))
         return None
     if spec.kind is FieldKind.CHOICE:
         code = raw.strip() if isinstance(raw, str) else raw
         if code not in spec.codes:
-            raise FieldProblem(_("Choose one of the listed options."))
+            raise FieldProblem(spec.message(Refusal.INVALID_CHOICE))
         return code
     if spec.kind is FieldKind.TEXT:
         if not isinstance(raw, str):
             raise FieldProblem(_("Enter text."))
         text = raw.strip()
         if len(text) > spec.max_length:
-            raise FieldProblem(_("Use 100 characters or fewer."))
+            raise FieldProblem(spec.message(Refusal.TOO_LONG))
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
             raise FieldProblem(_("Remove control characters."))
         return text
@@ -946,25 +1092,19 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:  # noqa: C901 - one branch pe
         try:
             return to_bool(raw)
         except ValueError:
-            raise FieldProblem(_("Answer yes or no.")) from None
+            raise FieldProblem(spec.message(Refusal.INVALID_CHOICE)) from None
     whole = spec.kind is FieldKind.INTEGER
     try:
         number = to_decimal(raw)
     except (TypeError, ValueError, InvalidOperation):
-        raise FieldProblem(
-            _("Enter a whole number.") if whole else _("Enter a number.")
-        ) from None
+        raise FieldProblem(spec.message(Refusal.NOT_A_NUMBER)) from None
     if spec.minimum is not None and number < spec.minimum:
-        raise FieldProblem(
-            _("Enter a number of at least %(min)s.") % {"min": spec.minimum}
-        )
+        raise FieldProblem(spec.message(Refusal.BELOW_MINIMUM))
     if spec.maximum is not None and number > spec.maximum:
-        raise FieldProblem(
-            _("Enter a number of at most %(max)s.") % {"max": spec.maximum}
-        )
+        raise FieldProblem(spec.message(Refusal.ABOVE_MAXIMUM))
     if whole:
         if number != number.to_integral_value():
-            raise FieldProblem(_("Enter a whole number."))
+            raise FieldProblem(spec.message(Refusal.NOT_A_NUMBER))
         return int(number)
     if number.as_tuple().exponent < -2:  # type: ignore[operator]
         number = number.quantize(Decimal("0.01"))
@@ -1058,3 +1198,52 @@ def display_value(field_name: str, value: Any) -> str:
     if isinstance(value, Decimal | int):
         return format_number(value)
     return str(value)
+
+
+def with_unit(field_name: str, value: Decimal | int) -> str:
+    """Return a number of a field with its unit: "80,000 CNY", "80,000元", "12人"."""
+    spec = FIELDS[field_name]
+    number = format_number(value)
+    if spec.unit is None:
+        return number
+    # English says "1 month" but "0.5 months": only a whole 1 is singular.
+    count = int(value) if value == int(value) else 2
+    return str(spec.unit % {"count": count, "number": number})
+
+
+def labels_of(field_name: str, codes: Iterable[str]) -> list[str]:
+    """Return the labels of codes of a field, in the order of its vocabulary."""
+    spec, wanted = FIELDS[field_name], set(codes)
+    return [str(label) for code, label in spec.choices if code in wanted]
+
+
+def spoken_value(field_name: str, value: Any) -> str:
+    """Return a value as a sentence says it, in the active language.
+
+    Numbers carry the field's unit, a yes or no is the owner's own statement
+    ("you have no bank loan"), codes are labels, and several labels read
+    "A, B and C" / "A、B和C" (a label that reads as a list is quoted).
+    """
+    spec = FIELDS[field_name]
+    if isinstance(value, bool):
+        if spec.statements:
+            return str(spec.statements[0 if value else 1])
+    elif isinstance(value, Decimal | int):
+        return with_unit(field_name, value)
+    elif isinstance(value, list | tuple | set | frozenset) and value:
+        labels = [in_sentence(spec, label) for label in labels_of(field_name, value)]
+        return together(quoted_items(labels))
+    elif isinstance(value, str) and spec.choices:
+        return in_sentence(spec, display_value(field_name, value))
+    return display_value(field_name, value)
+
+
+def in_sentence(spec: FieldSpec, label: str) -> str:
+    """Return a choice's label as it reads inside an English sentence.
+
+    "Convenience store or corner shop" -> "convenience store or corner shop";
+    names keep their capital, and Chinese has none to drop.
+    """
+    if spec.names or is_chinese() or not label[:2].istitle():
+        return label
+    return label[0].lower() + label[1:]

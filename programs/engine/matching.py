@@ -74,7 +74,7 @@ from programs.engine.contract import (
     Profile,
 )
 from programs.engine.rules import Operator, State, operator
-from programs.engine.text import Text, jsonable
+from programs.engine.text import Text, is_chinese, jsonable
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -237,10 +237,40 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Source:
-    title: str
+    title: str  # as the source itself is titled, in its own language
     url: str = ""
     published_on: datetime.date | None = None
     confidence: str = ""  # H, M or L, as graded in the fact sheet
+    #: The title explained in Chinese, for a title in another language.
+    title_zh: str = ""
+
+    @property
+    def shown_title(self) -> str:
+        """Return the title as shown in the active language.
+
+        The original title always stays; Chinese pages add the Chinese
+        explanation after it: "China Banking News: …（英文网站China Banking News：…）".
+        """
+        if self.title_zh and is_chinese():
+            return gettext("%(title)s (%(gloss)s)") % {
+                "title": self.title,
+                "gloss": self.title_zh,
+            }
+        return self.title
+
+    @property
+    def confidence_label(self) -> str:
+        """Return the grade spelled out: "Confidence: high", "可信度高"; "" if ungraded."""
+        label = CONFIDENCE_LABELS.get(self.confidence)
+        return "" if label is None else str(label)
+
+
+#: Each grade of a source as a reader reads it (the fact sheet's H, M and L).
+CONFIDENCE_LABELS: dict[str, StrPromise] = {
+    "H": _("Confidence: high"),
+    "M": _("Confidence: medium"),
+    "L": _("Confidence: low"),
+}
 
 
 @dataclass(frozen=True)
@@ -318,6 +348,54 @@ class Programme:
         """Return the criteria compiled for evaluation, built once per programme."""
         return CompiledRules.of(self.criteria)
 
+    @property
+    def has_closed(self) -> bool:
+        """Return whether the programme has ended by today (or was withdrawn)."""
+        return self.withdrawn or (
+            self.closes_on is not None and self.closes_on < timezone.localdate()
+        )
+
+    @property
+    def closes_on_text(self) -> str:
+        """Return the closing date, said to be our estimate where it is one."""
+        if self.closes_on is None:
+            return ""
+        if self.closes_on_assumed:
+            return gettext("%(date)s (our estimate)") % {
+                "date": self.closes_on.isoformat()
+            }
+        return self.closes_on.isoformat()
+
+    @property
+    def closed_text(self) -> str:
+        """Return that the programme has ended, or "" while it runs."""
+        if self.withdrawn:
+            return gettext("Withdrawn by the provider")
+        if self.has_closed:
+            return gettext("Closed on %(date)s") % {"date": self.closes_on_text}
+        return ""
+
+    @property
+    def deadline_text(self) -> str:
+        """Return the deadline as a card's first fact: ended, or when it closes."""
+        if self.closed_text or not self.closes_on:
+            return self.closed_text
+        return gettext("Deadline: %(date)s") % {"date": self.closes_on_text}
+
+    @property
+    def checked_text(self) -> str:
+        """Return when the sources were checked, after the programme's end when it
+        has ended, so that the date never reads as "still running then"."""
+        if self.last_verified_on is None:
+            return ""
+        checked = self.last_verified_on.isoformat()
+        if self.closed_text:
+            return gettext("%(closed)s; sources checked on %(date)s.") % {
+                "closed": self.closed_text,
+                "date": checked,
+            }
+        return gettext("Sources checked on %(date)s.") % {"date": checked}
+
     def availability(self, as_of: datetime.date) -> Availability:
         if self.withdrawn or (self.closes_on is not None and as_of > self.closes_on):
             return Availability.CLOSED
@@ -348,6 +426,21 @@ class Programme:
 
 def _canonical(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def catalogue_checked_on(programmes: Iterable[Programme]) -> datetime.date | None:
+    """Return the day the catalogue's sources were last checked: its date for
+    readers (the fingerprint, ``catalogue_version``, is for machines)."""
+    return max(
+        (p.last_verified_on for p in programmes if p.last_verified_on), default=None
+    )
+
+
+def catalogue_edition(checked_on: datetime.date | None) -> str:
+    """Return the catalogue as a reader names it: "Catalogue of 2026-11-24"."""
+    if checked_on is None:
+        return ""
+    return gettext("Catalogue of %(date)s") % {"date": checked_on.isoformat()}
 
 
 def catalogue_version(programmes: Iterable[Programme]) -> str:
@@ -386,11 +479,9 @@ class CriterionResult:
         c = self.criterion
         if self.implied_by is not None and self.state is State.NOT_MET:
             # The owner did not say it: no "you said", the implication and the rule.
-            return gettext("%(because)s The rule is: %(rule)s") % {
-                "because": self.implied_by.because,
-                "rule": c.operator.describe(c.spec, c.value),
-            }
-        reason = c.operator.reason(self.state, c.spec, c.value, self.actual)
+            reason = c.operator.describe(c.spec, c.value)
+        else:
+            reason = c.operator.reason(self.state, c.spec, c.value, self.actual)
         if self.implied_by is not None:
             return gettext("%(because)s %(reason)s") % {
                 "because": self.implied_by.because,
@@ -719,6 +810,13 @@ class MatchReport:
     as_of: datetime.date
     catalogue_version: str
     matches: tuple[ProgrammeMatch, ...] = field(default_factory=tuple)
+
+    @property
+    def catalogue_edition(self) -> str:
+        """Return the catalogue the answers come from as a reader names it."""
+        return catalogue_edition(
+            catalogue_checked_on(m.programme for m in self.matches)
+        )
 
     def tier(self, name: str) -> list[ProgrammeMatch]:
         return [m for m in self.matches if m.tier == name]

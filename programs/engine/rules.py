@@ -13,8 +13,16 @@ switches on operators:
 * ``sql()``: the same test as a condition SQL evaluates to TRUE, FALSE or
   NULL (unknown), from which ``programs.engine.sql`` derives every database
   filter;
-* ``met`` / ``not_met`` / ``unknown``: the reason given for each state, and
-  ``describe()``: the rule as the catalogue states it.
+* ``rule``: the rule as a clause ("%(field)s must be %(expected)s") and
+  ``met``: the sentence when the owner's answer meets it. From these two
+  every sentence is made, in the active language: ``describe()`` states the
+  rule (the catalogue, the alternatives that decide nothing); ``reason()``
+  gives the met sentence, the rule with what the owner said when it is not
+  met, and the rule with what is still to answer when it is unknown.
+
+Values are written as the contract says them (``contract.spoken_value``):
+labels for codes, numbers with the field's unit, a yes or no as the owner's
+own statement, alternatives joined with "or" and "或", never a code.
 
 Adding an operator is one class here plus its tests; ``OPERATORS`` picks it
 up, and with it the admin's choices, the catalogue loader, the matcher, the
@@ -31,20 +39,23 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.db.models import F, Q
 from django.db.models.lookups import Exact, GreaterThan, In
 from django.utils.text import capfirst
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from programs.engine.contract import (
     CRITERION_FIELDS,
     FIELDS,
     FieldKind,
     FieldSpec,
-    display_value,
+    in_sentence,
+    labels_of,
     mask_of,
+    spoken_value,
     to_bool,
     to_decimal,
+    with_unit,
 )
-from programs.engine.text import either
+from programs.engine.text import either, quoted_items, together
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -75,6 +86,28 @@ def _refuse(message: StrPromise | str) -> RuleError:
     return RuleError({"value": [str(message)]})
 
 
+# -- how every operator's sentences are put together -----------------------------
+
+#: A rule and the owner's side of it: "Registration must be Company; you
+#: said Individual business." / "注册类型需要是公司；您填写的是个体工商户。"
+RULE_AND_ANSWER = _("%(rule)s; %(answer)s.")
+#: A rule stated on its own (the catalogue, an alternative that decides nothing).
+RULE_SENTENCE = pgettext_lazy("a rule as one sentence", "%(rule)s.")
+#: What the owner answered.
+YOU_SAID = _("you said %(actual)s")
+#: A yes or no, as the owner's own statement ("you said you have no bank loan").
+YOU_SAID_STATEMENT = pgettext_lazy(
+    "followed by the owner's own statement", "you said %(actual)s"
+)
+#: A set answered as "none of these".
+YOU_CHOSE_NONE = _("you chose none of them")
+#: A derived field (size class, industry, urgency) is never "said".
+WORKED_OUT = _("from your answers it works out as %(actual)s")
+#: Unknown: the answer is missing, or one the derived field is worked out from.
+NOT_ANSWERED = _("you have not answered this yet")
+NOT_WORKED_OUT = _("we work this out from your %(inputs)s, not all answered yet")
+
+
 class NotIn(In):  # type: ignore[type-arg]  # In is generic in the stubs only
     """``column NOT IN (...)``: NULL for a NULL column, as SQL's IN is."""
 
@@ -91,18 +124,15 @@ class Operator:
     label: ClassVar[StrPromise]
     kinds: ClassVar[frozenset[FieldKind]]
     value_help: ClassVar[StrPromise]
+    #: The rule as a clause, with %(field)s and %(expected)s.
+    rule: ClassVar[StrPromise]
+    #: The sentence when the owner's answer meets the rule, with %(field)s,
+    #: %(expected)s and %(actual)s.
     met: ClassVar[StrPromise]
-    not_met: ClassVar[StrPromise]
-    unknown: ClassVar[StrPromise] = _(
-        "Not answered yet: %(field)s (%(operator)s %(expected)s)."
-    )
     #: Is a rule met by gaining one of its values, so that the field's action
     #: ("open a shop on …") says what to do? Rules met by not having
     #: something, or by a number, are not.
     actionable: ClassVar[bool] = False
-    unknown_derived: ClassVar[StrPromise] = _(
-        "Not known yet: %(field)s, worked out from your other answers (%(operator)s %(expected)s)."
-    )
 
     def __str__(self) -> str:
         return self.name
@@ -124,40 +154,64 @@ class Operator:
 
     def reason(self, state: State, spec: FieldSpec, expected: Any, actual: Any) -> str:
         """Return why a criterion is met, not met or unknown, in the active language."""
-        params = {
-            "field": capfirst(str(spec.label)),
-            "operator": str(self.label),
-            "expected": display_value(spec.name, expected),
-            "actual": display_value(spec.name, actual),
-        }
-        if state is State.UNKNOWN:
-            template = self.unknown_derived if spec.derived else self.unknown
+        if state is State.MET:
+            return capfirst(str(self.met % self.params(spec, expected, actual)))
+        if state is State.NOT_MET:
+            answer = self.answer(spec, expected, actual)
+        elif spec.derived:
+            inputs = [FIELDS[name].name_in_sentence for name in spec.questions]
+            answer = str(NOT_WORKED_OUT % {"inputs": together(inputs)})
         else:
-            template = self.met if state is State.MET else self.not_met
-            params.update(self.reason_params(spec, expected, actual))
-        return str(template % params)
+            answer = str(NOT_ANSWERED)
+        return capfirst(
+            str(
+                RULE_AND_ANSWER
+                % {"rule": self.clause(spec, expected), "answer": answer}
+            )
+        )
 
-    def reason_params(
-        self, spec: FieldSpec, expected: Any, actual: Any
-    ) -> dict[str, str]:
-        """Return extra placeholders of this operator's reasons."""
-        return {}
+    def expected_text(self, spec: FieldSpec, expected: Any) -> str:
+        """Return the rule's value as the sentences say it."""
+        return spoken_value(spec.name, expected)
+
+    def params(self, spec: FieldSpec, expected: Any, actual: Any) -> dict[str, str]:
+        """Return the placeholders of this operator's sentences."""
+        return {
+            "field": spec.name_in_sentence,
+            "expected": self.expected_text(spec, expected),
+            "actual": spoken_value(spec.name, actual),
+        }
+
+    def clause(self, spec: FieldSpec, expected: Any) -> str:
+        """Return the rule as a clause: "size class must be micro or small"."""
+        return str(self.rule % self.params(spec, expected, None))
+
+    def answer(self, spec: FieldSpec, expected: Any, actual: Any) -> str:
+        """Return the owner's side of a rule not met: what they said."""
+        if spec.derived:
+            template = WORKED_OUT
+        elif isinstance(actual, frozenset | set) and not actual:
+            return str(YOU_CHOSE_NONE)
+        else:
+            template = YOU_SAID
+        return str(template % {"actual": spoken_value(spec.name, actual)})
 
     def action(self, spec: FieldSpec, expected: Any) -> str | None:
         """Return what the owner can do to meet the rule, or None if nothing."""
         if not (self.actionable and spec.action):
             return None
         codes = (expected,) if isinstance(expected, str) else tuple(expected)
-        labels = [spec.choice_label(code) for code in codes]
-        return str(spec.action % {"values": either(labels)})
+        return str(spec.action % {"values": either_of(spec, codes)})
 
     def describe(self, spec: FieldSpec, expected: Any) -> str:
         """Return the rule as the catalogue states it, in the active language."""
-        return gettext("%(field)s %(operator)s %(value)s.") % {
-            "field": capfirst(str(spec.label)),
-            "operator": self.label,
-            "value": display_value(spec.name, expected),
-        }
+        return capfirst(str(RULE_SENTENCE % {"rule": self.clause(spec, expected)}))
+
+
+def either_of(spec: FieldSpec, codes: Any) -> str:
+    """Return codes of a field as alternatives: "micro or small", "微型或小型"."""
+    labels = [in_sentence(spec, label) for label in labels_of(spec.name, codes)]
+    return either(quoted_items(labels))
 
 
 # -- shared cleaning ------------------------------------------------------------
@@ -225,8 +279,8 @@ class Equals(Operator):
     kinds = CHOICE
     actionable = True
     value_help = _("one code")
-    met = _("%(field)s is %(expected)s.")
-    not_met = _("%(field)s must be %(expected)s; you said %(actual)s.")
+    rule = _("%(field)s must be %(expected)s")
+    met = _("Your %(field)s is %(actual)s.")
 
     def clean(self, spec: FieldSpec, value: Any) -> str:
         codes = _clean_codes(spec, value)
@@ -247,11 +301,14 @@ class OneOf(Operator):
     kinds = CHOICE
     actionable = True
     value_help = _("codes separated by commas")
-    met = _("%(field)s is %(actual)s, one of: %(expected)s.")
-    not_met = _("%(field)s must be one of: %(expected)s; you said %(actual)s.")
+    rule = Equals.rule
+    met = Equals.met
 
     def clean(self, spec: FieldSpec, value: Any) -> tuple[str, ...]:
         return tuple(_clean_codes(spec, value))
+
+    def expected_text(self, spec: FieldSpec, expected: Any) -> str:
+        return either_of(spec, expected)
 
     def test(self, expected: tuple[str, ...]) -> Callable[[Any], bool]:
         return frozenset(expected).__contains__
@@ -264,8 +321,8 @@ class NotOneOf(OneOf):
     name = "not_one_of"
     label = _("is not one of")
     actionable = False
-    met = _("%(field)s is %(actual)s, not one of: %(expected)s.")
-    not_met = _("%(field)s must not be one of: %(expected)s; you said %(actual)s.")
+    rule = _("%(field)s must not be %(expected)s")
+    met = _("Your %(field)s is %(actual)s, not %(expected)s.")
 
     def test(self, expected: tuple[str, ...]) -> Callable[[Any], bool]:
         codes = frozenset(expected)
@@ -281,11 +338,28 @@ class ContainsAny(Operator):
     kinds = SET
     actionable = True
     value_help = _("codes separated by commas")
-    met = _("%(field)s include %(matched)s.")
-    not_met = _("%(field)s must include one of: %(expected)s; you said %(actual)s.")
+    rule = _("%(field)s must include %(expected)s")
+    #: The rule when any value of the field will do (any export market).
+    rule_any = _("you need at least one entry under %(field)s")
+    met = _("Your %(field)s include %(matched)s.")
 
     def clean(self, spec: FieldSpec, value: Any) -> tuple[str, ...]:
         return tuple(_clean_codes(spec, value))
+
+    def expected_text(self, spec: FieldSpec, expected: Any) -> str:
+        return either_of(spec, expected)
+
+    def params(self, spec: FieldSpec, expected: Any, actual: Any) -> dict[str, str]:
+        matched = set(actual or ()) & set(expected)
+        return {
+            **super().params(spec, expected, actual),
+            "matched": spoken_value(spec.name, matched),
+        }
+
+    def clause(self, spec: FieldSpec, expected: Any) -> str:
+        if set(expected) == set(spec.codes):
+            return str(self.rule_any % {"field": spec.name_in_sentence})
+        return super().clause(spec, expected)
 
     def test(self, expected: tuple[str, ...]) -> Callable[[Any], bool]:
         codes = frozenset(expected)
@@ -295,11 +369,6 @@ class ContainsAny(Operator):
         bits = mask_of(expected, spec.name)
         return Q(GreaterThan(F(column).bitand(bits), 0))
 
-    def reason_params(
-        self, spec: FieldSpec, expected: Any, actual: Any
-    ) -> dict[str, str]:
-        return {"matched": display_value(spec.name, set(actual) & set(expected))}
-
 
 class NotContainsAny(ContainsAny):
     """None of the listed codes: "not on any of these platforms"."""
@@ -307,8 +376,15 @@ class NotContainsAny(ContainsAny):
     name = "not_contains_any"
     label = _("contains none of")
     actionable = False
-    met = _("%(field)s include none of: %(expected)s.")
-    not_met = _("%(field)s must include none of: %(expected)s; you said %(matched)s.")
+    rule = _("%(field)s must not include %(expected)s")
+    met = _("None of your %(field)s is %(expected)s.")
+
+    def clause(self, spec: FieldSpec, expected: Any) -> str:
+        return Operator.clause(self, spec, expected)
+
+    def answer(self, spec: FieldSpec, expected: Any, actual: Any) -> str:
+        matched = set(actual) & set(expected)
+        return str(YOU_SAID % {"actual": spoken_value(spec.name, matched)})
 
     def test(self, expected: tuple[str, ...]) -> Callable[[Any], bool]:
         return frozenset(expected).isdisjoint
@@ -323,8 +399,8 @@ class AtLeast(Operator):
     label = _("is at least")
     kinds = NUMBER
     value_help = _("one number")
-    met = _("%(field)s is %(actual)s, at least %(expected)s.")
-    not_met = _("%(field)s must be at least %(expected)s; you said %(actual)s.")
+    rule = _("%(field)s must be at least %(expected)s")
+    met = _("Your %(field)s is %(actual)s, not below %(expected)s.")
 
     def clean(self, spec: FieldSpec, value: Any) -> Decimal:
         return _clean_numbers(spec, value, 1)[0]
@@ -339,8 +415,8 @@ class AtLeast(Operator):
 class AtMost(AtLeast):
     name = "lte"
     label = _("is at most")
-    met = _("%(field)s is %(actual)s, at most %(expected)s.")
-    not_met = _("%(field)s must be at most %(expected)s; you said %(actual)s.")
+    rule = _("%(field)s must be at most %(expected)s")
+    met = _("Your %(field)s is %(actual)s, not above %(expected)s.")
 
     def test(self, expected: Decimal) -> Callable[[Any], bool]:
         return lambda actual: actual <= expected
@@ -354,8 +430,8 @@ class Between(Operator):
     label = _("is between")
     kinds = NUMBER
     value_help = _("low, high")
-    met = _("%(field)s is %(actual)s, within %(expected)s.")
-    not_met = _("%(field)s must be %(expected)s; you said %(actual)s.")
+    rule = _("%(field)s must be between %(low)s and %(high)s")
+    met = _("Your %(field)s is %(actual)s, between %(low)s and %(high)s.")
 
     def clean(self, spec: FieldSpec, value: Any) -> tuple[Decimal, Decimal]:
         low, high = _clean_numbers(spec, value, 2)
@@ -371,12 +447,12 @@ class Between(Operator):
         low, high = expected
         return Q(**{f"{column}__gte": low}) & Q(**{f"{column}__lte": high})
 
-    def describe(self, spec: FieldSpec, expected: Any) -> str:
+    def params(self, spec: FieldSpec, expected: Any, actual: Any) -> dict[str, str]:
         low, high = expected
-        return gettext("%(field)s is between %(low)s and %(high)s.") % {
-            "field": capfirst(str(spec.label)),
-            "low": display_value(spec.name, low),
-            "high": display_value(spec.name, high),
+        return {
+            **super().params(spec, expected, actual),
+            "low": with_unit(spec.name, low),
+            "high": with_unit(spec.name, high),
         }
 
 
@@ -385,8 +461,9 @@ class IsYesNo(Operator):
     label = _("is yes/no")
     kinds = YES_NO
     value_help = _("yes or no")
-    met = _("%(field)s: %(expected)s.")
-    not_met = _("%(field)s must be %(expected)s; you said %(actual)s.")
+    #: %(expected)s is the statement the rule wants ("you have a bank loan").
+    rule = _("only if %(expected)s")
+    met = pgettext_lazy("the owner's own statement", "%(actual)s.")
 
     def clean(self, spec: FieldSpec, value: Any) -> bool:
         try:
@@ -400,11 +477,8 @@ class IsYesNo(Operator):
     def sql(self, column: str, expected: bool, spec: FieldSpec) -> Q:
         return Q(**{column: expected})
 
-    def describe(self, spec: FieldSpec, expected: Any) -> str:
-        return gettext("%(field)s: %(expected)s.") % {
-            "field": capfirst(str(spec.label)),
-            "expected": display_value(spec.name, expected),
-        }
+    def answer(self, spec: FieldSpec, expected: Any, actual: Any) -> str:
+        return str(YOU_SAID_STATEMENT % {"actual": spoken_value(spec.name, actual)})
 
 
 EQUALS = Equals()

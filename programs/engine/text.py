@@ -44,6 +44,35 @@ def either(items: list[str]) -> str:
     }
 
 
+def together(items: list[str]) -> str:
+    """Return items that all hold as a reader says them: "A, B and C", "A、B和C"."""
+    if len(items) < 2:
+        return "".join(items)
+    return gettext("%(items)s and %(last)s") % {
+        "items": list_separator().join(items[:-1]),
+        "last": items[-1],
+    }
+
+
+#: What makes a label read as a list of its own: "Street stall or market
+#: stall", "俄罗斯和中亚". In a list of several, such a label is quoted.
+_LIST_WORDS = (",", "、", "，", " or ", "或", " and ", "和")
+
+
+def quoted_items(items: list[str]) -> list[str]:
+    """Return labels for a list, quoting those that would read as lists themselves.
+
+    "“Street stall or market stall” or Retail shop", not "Street stall or
+    market stall or Retail shop"; a single label is never quoted.
+    """
+    if len(items) < 2:
+        return list(items)
+    return [
+        f"“{item}”" if any(word in item for word in _LIST_WORDS) else item
+        for item in items
+    ]
+
+
 def format_number(value: Decimal | int) -> str:
     """Return a number with thousands separators and no trailing zeros."""
     if isinstance(value, Decimal):

@@ -1,7 +1,7 @@
 """
 The shop owner's forms: the profile form, built from the profile contract
-(one field per answer field, with its question, help text, bounds and
-section), the consent to keep results, and the email-my-link form.
+(one field per answer field, with its question, help text, bounds, section
+and error messages), the consent to keep results, and the email-my-link form.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from programs.engine import contract
@@ -69,7 +70,9 @@ class SetField(forms.MultipleChoiceField):
 
     def validate(self, value: Any) -> None:
         if value and len(value) > self.max_items:
-            raise forms.ValidationError(_("Too many choices."), code="too_many")
+            raise forms.ValidationError(
+                self.error_messages["too_many"], code="too_many"
+            )
         super().validate(value)
 
     def clean(self, value: Any) -> frozenset[str] | None:
@@ -109,9 +112,13 @@ def yes_no(value: str) -> bool:
 
 
 def form_field(spec: contract.FieldSpec) -> forms.Field:
-    """Return the form field that asks one question of the contract."""
+    """Return the form field that asks one question of the contract.
+
+    Its error messages are the contract's, for a reader, not Django's.
+    """
     label = spec.question
     help_text = spec.help_text
+    messages = spec.messages()
     if spec.kind is FieldKind.CHOICE:
         long_list = len(spec.choices) > RADIO_LIMIT
         choices: Iterable[tuple[str, Any]] = spec.choices
@@ -126,6 +133,7 @@ def form_field(spec: contract.FieldSpec) -> forms.Field:
             widget=forms.Select if long_list else forms.RadioSelect,
             required=spec.required,
             empty_value=None,
+            error_messages=messages,
         )
     if spec.kind is FieldKind.MULTI:
         choices = spec.choices
@@ -139,6 +147,7 @@ def form_field(spec: contract.FieldSpec) -> forms.Field:
             required=spec.required,
             max_items=spec.max_items,
             none_label=spec.none_label,
+            error_messages=messages,
         )
     if spec.kind is FieldKind.BOOLEAN:
         return forms.TypedChoiceField(
@@ -149,6 +158,7 @@ def form_field(spec: contract.FieldSpec) -> forms.Field:
             required=False,
             coerce=yes_no,
             empty_value=None,
+            error_messages=messages,
         )
     if spec.kind is FieldKind.TEXT:
         return TextField(
@@ -156,18 +166,24 @@ def form_field(spec: contract.FieldSpec) -> forms.Field:
             help_text=help_text,
             max_length=spec.max_length,
             required=spec.required,
+            error_messages=messages,
         )
     # Decimal bounds, as the contract gives them, for IntegerField too.
     bounds: dict[str, Any] = {"min_value": spec.minimum, "max_value": spec.maximum}
     if spec.kind is FieldKind.INTEGER:
         return forms.IntegerField(
-            label=label, help_text=help_text, required=spec.required, **bounds
+            label=label,
+            help_text=help_text,
+            required=spec.required,
+            error_messages=messages,
+            **bounds,
         )
     return forms.DecimalField(
         label=label,
         help_text=help_text,
         required=spec.required,
         decimal_places=2,
+        error_messages=messages,
         **bounds,
     )
 
@@ -270,6 +286,51 @@ class ProfileForm(ProfileQuestions):  # type: ignore[valid-type,misc]
         return data
 
 
+class FirstStepForm(ProfileForm):
+    """The first step: only the questions that most change the answer.
+
+    The contract's ``FIRST_STEP`` says which, in order; an answer that helps
+    work one out (cash and monthly costs for the months of runway) sits
+    folded beneath it. Everything else is asked on the results page.
+    """
+
+    #: Posted with the answers, so a mistake is shown on the same short form.
+    STEP = "first"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        asked = [
+            name
+            for first in contract.FIRST_STEP
+            for name in (first, *contract.HELPERS.get(first, ()))
+        ]
+        for name in list(self.fields):
+            if name not in asked:
+                del self.fields[name]
+        layout: list[Any] = [
+            HTML(f'<input type="hidden" name="step" value="{self.STEP}">')
+        ]
+        for name in contract.FIRST_STEP:
+            layout.append(name)
+            if helpers := contract.HELPERS.get(name):
+                # The folded helpers replace the help text that points to them.
+                self.fields[name].help_text = ""
+                layout += [
+                    HTML(
+                        format_lazy(
+                            '<details class="mb-3 helper"><summary>{}</summary>'
+                            '<div class="mt-2">',
+                            _(
+                                "Not sure? Give your cash on hand and monthly costs instead"
+                            ),
+                        )
+                    ),
+                    *helpers,
+                    HTML("</div></details>"),
+                ]
+        self.helper = form_helper(self, *layout)
+
+
 class ConsentForm(forms.Form):
     """Keeping the results is optional and needs explicit, separate consents."""
 
@@ -304,7 +365,12 @@ class ConsentForm(forms.Form):
         label=_("Contact phone (optional)"), max_length=30, required=False
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        submit_label: Promise | str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.helper = form_helper(
             self,
@@ -322,7 +388,9 @@ class ConsentForm(forms.Form):
                 ),
             ),
             Submit(
-                "submit", _("Show programmes that fit"), css_class="btn-lg w-100 mt-2"
+                "submit",
+                submit_label or _("Show programmes that fit"),
+                css_class="btn-lg w-100 mt-2",
             ),
         )
 

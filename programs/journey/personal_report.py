@@ -9,10 +9,18 @@ Contract
   same values out as one card per programme.
 * ``report_matches`` picks the rows: every eligible, possibly eligible and
   near-miss programme, in the report's ranked order.
+* ``sectioned`` groups ranked matches into the results' ``SECTIONS`` (for
+  what you need, you may also get, one step away, the rest), and ``folded``
+  says which of them the page folds behind one line. The results page, its
+  print and the PDF all group with them.
 * ``write_csv`` writes to a text file object (open files with
   ``newline=""``). Every cell passes through ``neutralise``. The caller adds
   a byte order mark if it wants one.
-* ``render_pdf`` returns an A4 PDF. All text is set in the CJK font named by
+* ``render_pdf`` returns an A4 PDF in the results page's order and folds:
+  headline counts, date, notices, the sections' cards (the might-fits you may
+  also get and the rest on one line each), the answers, and, when given a
+  kept profile's private link, the link as text and as a QR code with its
+  warning. All text is set in the CJK font named by
   ``settings.REPORT_CJK_FONT`` (it covers Latin too) and embedded, so the file
   reads the same on any machine. The font is registered once per process.
 
@@ -24,21 +32,28 @@ from __future__ import annotations
 
 import csv
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from reportlab.lib.units import mm
-from reportlab.platypus import Spacer
+from reportlab.platypus import (
+    CondPageBreak,
+    KeepTogether,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from programs import pdf
 from programs.cells import neutralise
-from programs.engine.contract import FIELDS, PROFILE_FIELDS, display_value
+from programs.engine.contract import FIELDS, PROFILE_FIELDS, display_value, in_sentence
 from programs.engine.matching import (
     AVAILABILITY_LABELS,
     SHOWN_TIERS,
+    Availability,
     ConditionKind,
     MatchReport,
     Programme,
@@ -56,6 +71,40 @@ REPORT_TIERS = frozenset(SHOWN_TIERS)
 def report_matches(report: MatchReport) -> list[ProgrammeMatch]:
     """Return the eligible, possibly eligible and near-miss matches, ranked."""
     return [m for m in report.matches if m.tier in REPORT_TIERS]
+
+
+# --------------------------------------------------------------------------
+# The results' sections (the page, its print and the PDF)
+# --------------------------------------------------------------------------
+
+#: The results' sections in the order the page and the PDF show them: for
+#: what you need (fit, then might fit), you may also get, one step away, and
+#: the rest (not for this business, or not open on the date), folded to one line.
+SECTIONS = ("for_needs", "also", "near_miss", "rest")
+
+
+def section_of(match: ProgrammeMatch) -> str:
+    """Return the section of the results a ranked match is shown in."""
+    if match.availability is not Availability.OPEN or match.tier is Tier.NOT_ELIGIBLE:
+        return "rest"
+    if match.tier is Tier.NEAR_MISS:
+        return "near_miss"
+    return "for_needs" if match.needs_addressed else "also"
+
+
+def sectioned(matches: Iterable[ProgrammeMatch]) -> dict[str, list[ProgrammeMatch]]:
+    """Group ranked matches into the results' sections, keeping their order."""
+    sections: dict[str, list[ProgrammeMatch]] = {name: [] for name in SECTIONS}
+    for match in matches:
+        sections[section_of(match)].append(match)
+    return sections
+
+
+def folded(match: ProgrammeMatch) -> bool:
+    """Return whether "you may also get" folds this match behind one line:
+    it only might fit, and not for what the owner said they need. (The rest
+    is folded whole.)"""
+    return section_of(match) == "also" and match.tier is not Tier.ELIGIBLE
 
 
 # --------------------------------------------------------------------------
@@ -88,12 +137,14 @@ def opens_on(match: ProgrammeMatch) -> str:
 
 
 def closes_on(match: ProgrammeMatch) -> str:
+    """Return the closing date ("2020-12-31 (our estimate)" where it is ours),
+    said to be past when the programme has ended: it is never read as running."""
     programme = match.programme
-    if programme.closes_on is None:
-        return ""
-    if programme.closes_on_assumed:
-        return gettext("%(date)s (assumed)") % {"date": _date(programme.closes_on)}
-    return _date(programme.closes_on)
+    return programme.closed_text or programme.closes_on_text
+
+
+def sources_checked_on(match: ProgrammeMatch) -> str:
+    return _date(match.programme.last_verified_on)
 
 
 def time_to_money(programme: Programme) -> str:
@@ -138,11 +189,16 @@ def needs_addressed(match: ProgrammeMatch) -> str:
     """Return the owner's needs this programme addresses, each the sources do not
     state said to be our assumption."""
     needs, assumed = FIELDS["needs"], match.needs_assumed
+    labels = [
+        # "Going digital or online, buying stock and supplies"
+        needs.choice_label(c) if i == 0 else in_sentence(needs, needs.choice_label(c))
+        for i, c in enumerate(match.needs_addressed)
+    ]
     return list_separator().join(
-        gettext("%(need)s (our assumption)") % {"need": needs.choice_label(c)}
+        gettext("%(need)s (our assumption)") % {"need": label}
         if c in assumed
-        else needs.choice_label(c)
-        for c in match.needs_addressed
+        else label
+        for c, label in zip(match.needs_addressed, labels, strict=True)
     )
 
 
@@ -188,10 +244,11 @@ def criteria(match: ProgrammeMatch) -> str:
 
 
 def sources(match: ProgrammeMatch) -> str:
+    """Return each source's title (with its Chinese explanation in Chinese) and address."""
     return "\n".join(
-        gettext("%(title)s (%(address)s)") % {"title": s.title, "address": s.url}
+        gettext("%(title)s (%(address)s)") % {"title": s.shown_title, "address": s.url}
         if s.url
-        else s.title
+        else s.shown_title
         for s in match.programme.sources
     )
 
@@ -214,6 +271,7 @@ REPORT_COLUMNS: tuple[tuple[Promise, Accessor], ...] = (
     (_("What you could do"), actions),
     (_("Criteria"), criteria),
     (_("Sources"), sources),
+    (_("Sources checked on"), sources_checked_on),
 )
 
 
@@ -272,28 +330,201 @@ def _answers(report: MatchReport, styles: pdf.Styles) -> list[Any]:
     ]
 
 
-def _counts(report: MatchReport, styles: pdf.Styles) -> list[Any]:
-    counts = report.counts()
-    width = pdf.CONTENT_WIDTH / len(Tier)
-    table = pdf.grid(
-        [
-            [pdf.para(pdf.upper_first(str(t.label)), styles.label) for t in Tier],
-            [pdf.para(str(counts[t]), styles.tiers[t]) for t in Tier],
-        ],
-        [width] * len(Tier),
-        header=True,
+def _counts(sections: dict[str, list[ProgrammeMatch]], styles: pdf.Styles) -> list[Any]:
+    """Return the page's headline: how many programmes each section holds,
+    for what you need always, the others when they hold any."""
+    n = {name: len(matches) for name, matches in sections.items()}
+    lines = [
+        ngettext(
+            "%(n)s programme for what you need",
+            "%(n)s programmes for what you need",
+            n["for_needs"],
+        )
+        % {"n": n["for_needs"]}
+    ]
+    if n["also"]:
+        lines.append(
+            ngettext(
+                "%(n)s more you may also get", "%(n)s more you may also get", n["also"]
+            )
+            % {"n": n["also"]}
+        )
+    if n["near_miss"]:
+        lines.append(
+            ngettext(
+                "%(n)s you could get with one step",
+                "%(n)s you could get with one step",
+                n["near_miss"],
+            )
+            % {"n": n["near_miss"]}
+        )
+    return [pdf.para(line, styles.lead) for line in lines]
+
+
+def _nothing_open(report: MatchReport) -> bool:
+    return bool(report.matches) and not any(
+        m.availability is Availability.OPEN for m in report.matches
     )
-    return [
-        *pdf.heading(gettext("Results at a glance"), styles.h2, 30 * mm),
-        table,
-        Spacer(1, 3),
+
+
+def _notices(report: MatchReport, styles: pdf.Styles) -> list[Any]:
+    """Return the page's notices: nothing open on the date, and the cash warning."""
+    as_of = _date(report.as_of)
+    flowables: list[Any] = []
+    if _nothing_open(report):
+        text = gettext(
+            "No programme is open on %(as_of)s. They ran in 2020; the answers below "
+            "are for that date, so most are under “other programmes”."
+        ) % {"as_of": as_of}
+        flowables += [Spacer(1, 4), pdf.boxed([pdf.para(text, styles.body)], "info")]
+    urgency = report.profile.urgency
+    if urgency in ("critical", "high"):
+        if urgency == "critical":
+            headline = gettext("You have cash for a month or less.")
+            survey = (
+                gettext(
+                    "In February 2020, 14%% of the 2,349 small businesses in Peking "
+                    "University's survey were in the same position. Programmes that pay "
+                    "fastest are listed first."
+                )
+                % {}
+            )
+        else:
+            headline = gettext("You have cash for three months or less.")
+            survey = gettext(
+                "In February 2020, about half of the 2,349 small businesses in Peking "
+                "University's survey were in the same position. Programmes that pay "
+                "fastest are listed first."
+            )
+        flowables += [
+            Spacer(1, 4),
+            pdf.boxed(
+                [pdf.para(headline, styles.strong), pdf.para(survey, styles.body)],
+                "danger" if urgency == "critical" else "warning",
+            ),
+        ]
+    return flowables
+
+
+#: The headings of the sections shown as cards, in order, and the line under some.
+SECTION_HEADINGS = {
+    "for_needs": _("For what you need"),
+    "also": _("You may also get"),
+    "near_miss": _("One step away"),
+}
+SECTION_NOTES = {
+    "also": _(
+        "These fit or might fit your business, though not for what you said you need."
+    ),
+    "near_miss": _(
+        "Each of these needs one thing you can do yourself, said on the card."
+    ),
+}
+
+
+def _sections(
+    report: MatchReport, sections: dict[str, list[ProgrammeMatch]], styles: pdf.Styles
+) -> list[Any]:
+    """Return the programmes in the page's sections and order, folded as it folds
+    them: the might-fits you may also get and the rest each on one line."""
+    story: list[Any] = []
+    rank = 0
+    for name, heading in SECTION_HEADINGS.items():
+        matches = sections[name]
+        if not matches and name != "for_needs":
+            continue
+        story += pdf.heading(str(heading), styles.h2, 60 * mm)
+        if name in SECTION_NOTES:
+            story.append(pdf.para(str(SECTION_NOTES[name]), styles.muted))
+        if not matches:
+            # As the page says it; but with nothing shown at all though
+            # programmes are open, the plainer truth.
+            shown = sections["also"] or sections["near_miss"]
+            story.append(
+                pdf.para(
+                    gettext("None that are open on this date.")
+                    if shown or _nothing_open(report)
+                    else gettext("No programme fits your answers yet."),
+                    styles.body,
+                )
+            )
+        for match in matches:
+            if folded(match):
+                continue
+            rank += 1
+            story += _card(rank, match, styles)
+        if might := [m for m in matches if folded(m)]:
+            summary = ngettext(
+                "%(n)s more might fit", "%(n)s more might fit", len(might)
+            ) % {"n": len(might)}
+            names = list_separator().join(programme_name(m) for m in might)
+            story += [
+                Spacer(1, 6),
+                pdf.para(
+                    gettext("%(summary)s: %(names)s")
+                    % {"summary": summary, "names": names},
+                    styles.body,
+                ),
+            ]
+    if rest := len(sections["rest"]):
+        story += [
+            Spacer(1, 10),
+            pdf.para(
+                ngettext(
+                    "%(n)s other programme: not for you, or not open on %(as_of)s",
+                    "%(n)s other programmes: not for you, or not open on %(as_of)s",
+                    rest,
+                )
+                % {"n": rest, "as_of": _date(report.as_of)},
+                styles.h3,
+            ),
+        ]
+    return story
+
+
+def _private_link(link: str, styles: pdf.Styles) -> list[Any]:
+    """Return the private link as text and as a QR code, with its warning."""
+    size = 38 * mm
+    text = [
         pdf.para(
             gettext(
-                "This report describes the eligible, possibly eligible and near-miss "
-                "programmes, best first. Programmes you do not qualify for are left out."
+                "Open these results again from any phone or computer with this link."
             ),
+            styles.body,
+        ),
+        Spacer(1, 3),
+        pdf.link(link, styles.link),
+        Spacer(1, 5),
+        pdf.para(
+            gettext(
+                "Anyone with this link can see and change your answers. "
+                "Share it only with people you trust."
+            ),
+            styles.strong,
+        ),
+        Spacer(1, 3),
+        pdf.para(
+            gettext("Scan this code with another phone to open these results there."),
             styles.muted,
         ),
+    ]
+    table = Table(
+        [[text, pdf.qr_code(link, size)]],
+        colWidths=[pdf.CONTENT_WIDTH - size - 4 * mm, size + 4 * mm],
+        hAlign="LEFT",
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return [
+        *pdf.heading(gettext("Your private link"), styles.h2, size + 14 * mm),
+        KeepTogether([table]),
     ]
 
 
@@ -311,17 +542,11 @@ def _card(rank: int, match: ProgrammeMatch, styles: pdf.Styles) -> list[Any]:
             flowables += pdf.heading(title, styles.h3, 50 * mm)
         elif accessor is criteria:
             criteria_heading = str(heading)  # laid out below as a table
-        else:
-            value = accessor(match)
+        elif value := accessor(match):  # as on the page, what is empty is left out
             style = (
                 styles.tiers[match.tier] if accessor is result_label else styles.body
             )
-            rows.append(
-                [
-                    pdf.para(str(heading), styles.label),
-                    pdf.para(value, style) if value else pdf.para("—", styles.muted),
-                ]
-            )
+            rows.append([pdf.para(str(heading), styles.label), pdf.para(value, style)])
     flowables.append(
         pdf.grid(rows, [pdf.LABEL_WIDTH, pdf.CONTENT_WIDTH - pdf.LABEL_WIDTH])
     )
@@ -345,6 +570,9 @@ def _card(rank: int, match: ProgrammeMatch, styles: pdf.Styles) -> list[Any]:
                 ]
             )
         flowables += [
+            # A table that starts at a page's foot would leave only its
+            # heading row there; start it on the next page instead.
+            CondPageBreak(30 * mm),
             Spacer(1, 4),
             pdf.grid(
                 criteria_rows,
@@ -359,30 +587,35 @@ def _card(rank: int, match: ProgrammeMatch, styles: pdf.Styles) -> list[Any]:
     return flowables
 
 
-def render_pdf(report: MatchReport) -> bytes:
-    """Return the report as an A4 PDF in the active language."""
+def render_pdf(report: MatchReport, *, link: str = "") -> bytes:
+    """Return the report as an A4 PDF in the active language.
+
+    In the results page's order: its headline counts, the date, the notices,
+    the programmes in its sections (folded where it folds them), then the
+    answers and, for a kept profile, its private ``link`` with a QR code.
+    """
     font = pdf.cjk_font()
     language = get_language() or "en"
     styles = pdf.Styles(font, chinese=language.startswith("zh"))
     title = gettext("ReliefMatch report")
-    story: list[Any] = [
-        pdf.para(title, styles.title),
+    sections = sectioned(report.matches)
+    story: list[Any] = [pdf.para(title, styles.title)]
+    story += _counts(sections, styles)
+    story.append(
         pdf.para(
-            gettext("Results as of %(date)s · catalogue version %(version)s")
-            % {"date": _date(report.as_of), "version": report.catalogue_version or "—"},
+            gettext("Results as of %(date)s · %(catalogue)s")
+            % {
+                "date": _date(report.as_of),
+                "catalogue": report.catalogue_edition or "—",
+            },
             styles.meta,
-        ),
-    ]
-    story += _answers(report, styles)
-    story += _counts(report, styles)
-    story += pdf.heading(gettext("Programmes in this report"), styles.h2, 60 * mm)
-    matches = report_matches(report)
-    if not matches:
-        story.append(
-            pdf.para(gettext("No programme fits your answers yet."), styles.body)
         )
-    for rank, match in enumerate(matches, start=1):
-        story += _card(rank, match, styles)
+    )
+    story += _notices(report, styles)
+    story += _sections(report, sections, styles)
+    story += _answers(report, styles)
+    if link:
+        story += _private_link(link, styles)
 
     return pdf.build(
         story,

@@ -9,12 +9,13 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
+import segno
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from django.forms import MultipleChoiceField
+from django.forms import MultipleChoiceField, RadioSelect
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -24,7 +25,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import (
@@ -37,7 +38,12 @@ from programs.catalogue import store
 from programs.engine import contract, matching
 from programs.engine.matching import Tier
 from programs.journey import alerts, kept, personal_report
-from programs.journey.forms import ConsentForm, EmailLinkForm, ProfileForm
+from programs.journey.forms import (
+    ConsentForm,
+    EmailLinkForm,
+    FirstStepForm,
+    ProfileForm,
+)
 from programs.models import BusinessProfile
 
 logger = logging.getLogger(__name__)
@@ -71,13 +77,24 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def profile_form(request: HttpRequest) -> HttpResponse:
-    """Ask for the profile; show results, keeping them only with consent."""
+    """Ask for the profile; show results, keeping them only with consent.
+
+    A GET asks the short first step, or every question with ``?all=1``. A
+    POST with ``edit`` (from the results page of answers not kept) shows
+    every question filled in with those answers.
+    """
     if request.method == "GET":
-        return render_form(request, ProfileForm(), ConsentForm())
-    form, consent_form = ProfileForm(request.POST), ConsentForm(request.POST)
+        if request.GET.get("all"):
+            return render_form(request, ProfileForm(), ConsentForm())
+        return render_form(request, FirstStepForm())
+    if "edit" in request.POST:
+        return render_form(request, ProfileForm(request.POST), ConsentForm())
+    first_step = request.POST.get("step") == FirstStepForm.STEP
+    form = (FirstStepForm if first_step else ProfileForm)(request.POST)
+    consent_form = ConsentForm(request.POST)
     if not (form.is_valid() and consent_form.is_valid()):
-        return render_form(request, form, consent_form)
-    profile, as_of = form.to_profile(), form.cleaned_data["as_of"]
+        return render_form(request, form, None if first_step else consent_form)
+    profile, as_of = form.to_profile(), form.cleaned_data.get("as_of")
     report = store.run_match(profile=profile, as_of=as_of)
     consent = consent_from(consent_form)
     if not consent.store:
@@ -151,6 +168,7 @@ def render_form(
         {
             "form": form,
             "consent_form": consent_form,
+            "first_step": isinstance(form, FirstStepForm),
             "error_summary": errors,
             "action": action or reverse("programs:profile_form"),
         },
@@ -163,15 +181,6 @@ def render_form(
 WHEN_THEY_RAN = datetime.date(2020, 6, 15)
 #: How many of the report's next questions the page asks.
 NEXT_QUESTIONS_ASKED = 3
-
-
-def page_section(m: matching.ProgrammeMatch) -> str:
-    """Return the results page's section of a ranked match."""
-    if m.availability is not matching.Availability.OPEN or m.tier is Tier.NOT_ELIGIBLE:
-        return "rest"
-    if m.tier is Tier.NEAR_MISS:
-        return "near_miss"
-    return "for_needs" if m.needs_addressed else "also"
 
 
 def results_context(
@@ -188,13 +197,7 @@ def results_context(
     """
     answers = ProfileForm.initial_from_profile(report.profile, as_of)
     sections: dict[str, list[dict]] = {
-        "for_needs": [],
-        "also": [],
-        "near_miss": [],
-        "rest": [],
-    }
-    for m in report.matches:
-        sections[page_section(m)].append(
+        name: [
             {
                 "match": m,
                 "id": f"p-{m.programme.slug}",
@@ -205,18 +208,28 @@ def results_context(
                 else "",
                 "actions": personal_report.actions(m).splitlines(),
             }
-        )
+            for m in matches
+        ]
+        for name, matches in personal_report.sectioned(report.matches).items()
+    }
     asked = report.questions_to_ask(NEXT_QUESTIONS_ASKED)
     question_form = ProfileForm(initial=answers, auto_id="nq_%s")
+    for name, _settles in asked:
+        # Leaving a question here unanswered already skips it: no "skip" option.
+        field = question_form.fields[name]
+        if isinstance(field.widget, RadioSelect) and not field.required:
+            field.choices = [c for c in field.choices if c[0] != ""]
     nothing_open = not any(
         m.availability is matching.Availability.OPEN for m in report.matches
     )
     return {
         "report": report,
         "sections": sections,
-        "also_fits": [c for c in sections["also"] if c["match"].tier is Tier.ELIGIBLE],
+        "also_fits": [
+            c for c in sections["also"] if not personal_report.folded(c["match"])
+        ],
         "also_might": [
-            c for c in sections["also"] if c["match"].tier is not Tier.ELIGIBLE
+            c for c in sections["also"] if personal_report.folded(c["match"])
         ],
         "next_questions": [(question_form[name], n) for name, n in asked],
         "question_answers": hidden_pairs(answers, exclude={name for name, _ in asked}),
@@ -261,6 +274,10 @@ def answers_summary(profile: contract.Profile) -> list[tuple[str, str]]:
 CSRF_PLACEHOLDER = "reliefmatch-csrf-token-placeholder"
 LINK_PLACEHOLDER = "reliefmatch-private-link-placeholder"
 MESSAGES_PLACEHOLDER = "<!-- reliefmatch-messages-placeholder -->"
+#: The scheme and host the visitor came by, in the private link's text. An
+#: HTML comment, like the messages' placeholder: escaped text (a programme's,
+#: an answer) can never contain one, so only the template's own spot is filled.
+ORIGIN_PLACEHOLDER = "<!-- reliefmatch-origin-placeholder -->"
 #: How long a rendered results page is kept. Its key changes with anything
 #: that changes the page, so this only bounds memory, never staleness.
 #: Deleting a profile drops its entries at once.
@@ -280,7 +297,12 @@ def results_body(
     context["row"] = row
     if row is not None:
         context["email_form"] = EmailLinkForm(initial={"email": row.email})
+    else:
+        context["keep_form"] = ConsentForm(
+            submit_label=gettext_lazy("Keep my results"), auto_id="keep_%s"
+        )
     context["csrf_token"] = CSRF_PLACEHOLDER
+    context["origin"] = mark_safe(ORIGIN_PLACEHOLDER)
     return render_to_string(
         "programs/includes/results_body.html", context, request=request
     )
@@ -302,8 +324,8 @@ def results_page(
     """Render a kept profile's whole results page, fit to cache.
 
     The visitor's CSRF token, the private link they came by (plain or
-    signed) and their messages are placeholders, filled in by
-    ``serve_results_page`` for each request.
+    signed), the scheme and host they came by and their messages are
+    placeholders, filled in by ``serve_results_page`` for each request.
     """
     body = results_body(
         request, report, as_of=row.as_of, row=row, token=LINK_PLACEHOLDER
@@ -330,7 +352,11 @@ def serve_results_page(request: HttpRequest, page: str, token: str) -> HttpRespo
     # signed ones), quoted and escaped all the same as {% url %} would.
     link = escape(quote(token, safe=":"))
     page = (
-        page.replace(MESSAGES_PLACEHOLDER, notes, 1)
+        # First, so nothing filled in afterwards can hold its marker. The
+        # host is one ALLOWED_HOSTS accepts; the cached page is the same for
+        # every host, so a visitor always reads the address they came by.
+        page.replace(ORIGIN_PLACEHOLDER, escape(origin(request)), 1)
+        .replace(MESSAGES_PLACEHOLDER, notes, 1)
         .replace(LINK_PLACEHOLDER, link)
         .replace(CSRF_PLACEHOLDER, get_token(request))
     )
@@ -363,6 +389,52 @@ def results_cache_key(
 
 
 # -- kept profiles behind their private link ---------------------------------------------
+
+
+def origin(request: HttpRequest) -> str:
+    """Return the scheme and host the visitor came by, e.g. https://example.cn."""
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def private_link(request: HttpRequest, token: str) -> str:
+    """Return the absolute address of the results behind a private link token."""
+    return origin(request) + reverse("programs:results", args=[token])
+
+
+def qr_svg(text: str) -> bytes:
+    """Return a QR code of the text as a standalone SVG document.
+
+    Dark modules on a white ground with the standard four-module quiet zone,
+    so it scans on a dark screen too; it has a viewBox and no size, so it
+    fills whatever box the page gives it.
+    """
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(
+        buffer,
+        kind="svg",
+        xmldecl=False,
+        omitsize=True,
+        border=4,
+        dark="#000",
+        light="#fff",
+        svgclass=None,
+        lineclass=None,
+    )
+    return buffer.getvalue()
+
+
+@never_cache
+@require_safe
+def results_qr(request: HttpRequest, token: str) -> HttpResponse:
+    """Answer with the QR code (SVG) of a kept profile's private link.
+
+    The kept results page shows it, so the owner can open the results on
+    another phone. Only what the link opens is checked: one read, no write.
+    """
+    kept_profile(token)
+    return HttpResponse(
+        qr_svg(private_link(request, token)), content_type="image/svg+xml"
+    )
 
 
 def kept_profile(token: str) -> BusinessProfile:
@@ -429,7 +501,7 @@ def answer_questions(request: HttpRequest, token: str) -> HttpResponse:
 def save_answers(
     request: HttpRequest, row: BusinessProfile, form: ProfileForm, token: str
 ) -> HttpResponse:
-    profile, as_of = form.to_profile(), form.cleaned_data["as_of"]
+    profile, as_of = form.to_profile(), form.cleaned_data.get("as_of")
     report = store.run_match(profile=profile, as_of=as_of)
     try:
         kept.profile_update(row=row, profile=profile, as_of=as_of, report=report)
@@ -472,11 +544,15 @@ def profile_delete(request: HttpRequest, token: str) -> HttpResponse:
 REPORT_FORMATS = {"pdf", "csv"}
 
 
-def report_response(report: matching.MatchReport, fmt: str) -> HttpResponse:
+def report_response(
+    report: matching.MatchReport, fmt: str, *, link: str = ""
+) -> HttpResponse:
+    """Return the report as a download; the PDF prints the private link, if any."""
     filename = f"reliefmatch-{report.as_of.isoformat()}.{fmt}"
     if fmt == "pdf":
         response = HttpResponse(
-            personal_report.render_pdf(report), content_type="application/pdf"
+            personal_report.render_pdf(report, link=link),
+            content_type="application/pdf",
         )
     else:
         buffer = io.StringIO()
@@ -498,7 +574,7 @@ def report_kept(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
     if fmt not in REPORT_FORMATS:
         raise Http404("Unknown report format.")
     report = store.run_match(profile=contract.from_columns(row), as_of=row.as_of)
-    return report_response(report, fmt)
+    return report_response(report, fmt, link=private_link(request, token))
 
 
 @require_POST

@@ -198,8 +198,8 @@ def test_download_gives_one_line_per_row_with_tiers_and_errors(adviser):
     assert bad["Size class"] == ""
     problems = dict(part.split(": ", 1) for part in bad["Errors"].split("; "))
     assert set(problems) == {"business_type", "employees"}
-    assert "at least 0" in problems["employees"]
-    assert formula["Errors"] == "business_type: Choose one of the listed options."
+    assert problems["employees"] == "Enter 0 or more."
+    assert formula["Errors"] == "business_type: Choose from the list."
 
 
 def test_result_cells_that_look_like_formulas_are_neutralised():

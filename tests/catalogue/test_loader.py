@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.utils import translation
 
 from programs.catalogue import loader, store
 from programs.engine.text import Text
@@ -163,3 +166,30 @@ def test_the_vat_cut_carries_the_small_scale_standard_with_its_source():
     [rule] = [c for c in vat.criteria if c.field == "vat_small_scale"]
     assert "RMB 5 million or less" in rule.explanation.en
     assert "财税〔2018〕33号" in rule.explanation.zh
+
+
+def test_a_source_title_keeps_its_original_and_gains_a_chinese_explanation(
+    catalogue_file,
+):
+    catalogue_file.write_text(
+        SMALL_CATALOGUE.replace(
+            'title = "Acme press release"',
+            'title = "Acme press release"\n      title_zh_hans = "阿克米银行新闻稿"',
+        ),
+        encoding="utf-8",
+    )
+    loader.load_catalogue(path=catalogue_file)
+    source = store.current_catalogue().get("acme-loans").sources[0]
+    assert (source.title, source.title_zh) == ("Acme press release", "阿克米银行新闻稿")
+    assert source.shown_title == "Acme press release"
+    with translation.override("zh-hans"):
+        assert source.shown_title == "Acme press release（阿克米银行新闻稿）"
+
+
+def test_every_shipped_source_not_titled_in_chinese_is_explained_in_chinese():
+    loader.load_catalogue()
+    for programme in store.current_catalogue().programmes:
+        for source in programme.sources:
+            chinese = re.search(r"[\u4e00-\u9fff]", source.title)
+            assert source.title_zh or chinese, (programme.slug, source.title)
+            assert "Seed article" not in source.title  # our notes, not a title

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
+from html import unescape
 from http import HTTPStatus
 
 import pytest
@@ -48,7 +50,8 @@ def test_list_shows_every_programme_of_the_shipped_catalogue(client, catalogue):
     assert shown(response) == {p.slug for p in catalogue.programmes}
     html = response.content.decode()
     assert "16 programmes shown of 16" in html
-    assert f"Catalogue version {catalogue.version}." in html
+    assert "Catalogue of 2026-11-24" in html  # the day its sources were checked
+    assert catalogue.version not in html  # the fingerprint is for caches only
     assert "have all ended" in html
     for programme in catalogue.programmes:
         assert reverse("programs:programme_detail", args=[programme.slug]) in html
@@ -59,8 +62,7 @@ def test_list_cards_show_provider_summary_needs_and_closing_date(client, catalog
     assert "MYbank" in html
     assert "Contact-free Loan Micro-assistance Plan" in html
     assert "Rent relief" in html  # a need label, not the code
-    assert "closed on 2020-12-31" in html
-    assert "(end date assumed)" in html
+    assert "closed on 2020-12-31 (our estimate)" in html
 
 
 def test_provider_filter_keeps_only_that_providers_programmes(client, catalogue):
@@ -223,10 +225,10 @@ def test_detail_groups_required_rules_with_one_of_for_alternatives(client, catal
     assert html.count("One of:") == 1
     one_of = html.index("One of:")
     group_1 = html[one_of : html.index("</ul>", one_of)]
-    assert "Size class is one of micro, small." in group_1
-    assert "Registration equals Individual business (个体工商户)." in group_1
-    assert "Type of business equals Street stall or market stall." in group_1
-    assert "Needs contains" not in html
+    assert "Size class must be micro or small." in group_1
+    assert "Registration must be individual business (个体工商户)." in group_1
+    assert "Type of business must be street stall or market stall." in group_1
+    assert "Needs must include" not in html
     assert "These raise your ranking (not required):" in html
     assert html.index("You must meet all of these:") < html.index(
         "These raise your ranking (not required):"
@@ -242,19 +244,21 @@ def test_detail_marks_documented_rules_and_our_assumptions(client, catalogue):
     assert "Our assumption: an Alipay merchant account" in html  # the explanation
 
 
-def test_detail_lists_sources_with_confidence_explained(client, catalogue):
+def test_detail_lists_sources_with_confidence_spelled_out(client, catalogue):
     html = detail(client, "mybank-contact-free-loans").content.decode()
     assert "China Banking News: MYbank and ACFIC launch contact-free loan plan" in html
     assert "chinabankingnews.com" in html
     assert "2020-03-08" in html
-    assert "high: official or several reports agree" in html
-    assert "medium: one reputable report" in html
+    assert "Confidence: high" in html
+    assert "official, or several reports agree" in html
+    assert "Confidence: medium" in html
+    assert "网商银行" not in html.split('id="sources-title"')[1]  # no gloss in English
 
 
 def test_detail_shows_dates_steps_and_links(client, catalogue):
     html = detail(client, "mybank-contact-free-loans").content.decode()
     assert "2020-03-05" in html  # announced and opens
-    assert "2020-12-31 (end date assumed)" in html
+    assert "2020-12-31 (our estimate)" in html
     assert "Alipay app or MYbank app" in html
     assert "takes about 3 minutes.<br>3. Approval" in html
     assert "about 1 day" in html
@@ -272,7 +276,7 @@ def test_detail_in_chinese_shows_chinese_rules_text(client, catalogue):
     html = response.content.decode()
     assert "无接触贷款助微计划" in html
     assert "面向小微企业、个体工商户和摊贩。" in html
-    assert "在手机上打开支付宝 App" in html
+    assert "在手机上打开支付宝手机应用" in html
 
 
 def test_detail_of_unknown_programme_is_not_found(client, catalogue):
@@ -307,26 +311,26 @@ def test_detail_links_to_an_http_application_page_without_opener(client):
     [
         (
             matching.Criterion("size_class", rules.ONE_OF, ("micro", "small")),
-            "Size class is one of micro, small.",
+            "Size class must be micro or small.",
         ),
         (
             matching.Criterion("has_bank_loan", rules.IS, True),
-            "Has a bank loan: yes.",
+            "Only if you have a bank loan.",
         ),
         (
             matching.Criterion(
                 "employees", rules.BETWEEN, (Decimal(10), Decimal(1000))
             ),
-            "Number of employees is between 10 and 1,000.",
+            "Number of employees must be between 10 people and 1,000 people.",
         ),
         (
             matching.Criterion("annual_revenue_cny", rules.LTE, Decimal("5000000")),
-            "Annual revenue (CNY) is at most 5,000,000.",
+            "Annual revenue must be at most 5,000,000 CNY.",
         ),
     ],
     ids=["one-of", "yes-no", "between", "at-most"],
 )
-def test_criterion_reads_as_field_operator_value(criterion, sentence):
+def test_criterion_reads_as_a_rule_with_labels_and_units(criterion, sentence):
     assert catalogue_views.criterion_sentence(criterion) == sentence
 
 
@@ -349,3 +353,62 @@ def test_long_summary_without_a_late_sentence_end_is_cut_between_words():
 def test_chinese_summary_counts_each_character_as_two_columns():
     line = catalogue_views.summary_line("国" * 200)
     assert line == "国" * (catalogue_views.SUMMARY_LINE_COLUMNS // 2) + "…"
+
+
+# --------------------------------------------------------------------------
+# What an owner reads in Chinese: no codes, no fingerprints, no grade letters
+# --------------------------------------------------------------------------
+
+
+def visible_text(response) -> str:
+    """Return the page's text as read, without tags, scripts or attributes."""
+    html = response.content.decode()
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def test_chinese_detail_page_shows_no_fingerprint_and_no_grade_letters(
+    client, catalogue
+):
+    text = visible_text(detail(client, "mybank-contact-free-loans", "zh-hans"))
+    assert catalogue.version not in text
+    assert not re.search(r"(?<![A-Za-z])[HML](?![A-Za-z])", text)
+    assert "可信度高" in text
+    assert "可信度中等" in text
+
+
+def test_chinese_detail_page_glosses_each_english_source_title(client, catalogue):
+    text = visible_text(detail(client, "mybank-contact-free-loans", "zh-hans"))
+    assert (
+        "China Banking News: MYbank and ACFIC launch contact-free loan plan"
+        "（英文网站China Banking News：网商银行与全国工商联推出无接触贷款计划）"
+    ) in text
+
+
+def test_detail_says_a_closed_programme_closed_before_its_sources_check_date(
+    client, catalogue
+):
+    text = visible_text(detail(client, "mybank-contact-free-loans", "zh-hans"))
+    assert "已于2020-12-31（推测）截止" in text
+    assert "资料核对日期" in text
+    assert "最近核实" not in text
+    assert text.index("已于2020-12-31（推测）截止") < text.index("资料核对日期")
+
+
+def test_chinese_list_names_the_catalogue_by_its_date(client, catalogue):
+    response = client.get(reverse(LIST_URL), headers={"accept-language": "zh-hans"})
+    text = visible_text(response)
+    assert "资料版本：2026-11-24" in text
+    assert catalogue.version not in text
+    assert "已于2020-12-31（推测）截止" in text
+
+
+def test_chinese_catalogue_rules_read_as_chinese_sentences(client, catalogue):
+    response = detail(client, "mybank-contact-free-loans", "zh-hans")
+    html = response.content.decode()
+    rules_html = html[html.index('id="rules-title"') : html.index('id="sources-title"')]
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", rules_html)).split())
+    assert "企业规模需要是微型或小型。" in text
+    assert "注册类型需要是个体工商户。" in text
+    for code in ("individual_business", "street_stall", "micro", "CN-"):
+        assert code not in text

@@ -167,7 +167,9 @@ def test_parse_profile_reports_every_problem_by_field():
         "needs",
         "colour",
     }
-    assert errors["province"] == ["This field is required."]
+    assert errors["province"] == ["Choose one."]
+    assert errors["employees"] == ["Enter 0 or more."]
+    assert errors["export_share_pct"] == ["Enter 100 or less."]
     assert errors["needs"] == ["Choose at least one."]
     assert errors["colour"] == ["Unknown field."]
 

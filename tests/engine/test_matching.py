@@ -196,7 +196,7 @@ def test_unknown_derived_field_asks_for_the_answers_it_comes_from():
     result = assess(make_profile(), programme, as_of=AS_OF)
     assert result.outcome is Outcome.POSSIBLY_ELIGIBLE
     assert result.questions == ("cash_runway_months",)
-    assert "worked out from your other answers" in result.results[0].reason
+    assert "we work this out from your cash runway" in result.results[0].reason
 
 
 # -- as-of availability -----------------------------------------------------------
@@ -416,7 +416,7 @@ def test_an_implied_answer_that_fails_a_rule_is_never_worded_as_what_the_owner_s
     [reason] = [r.reason for r in result.results]
     assert reason == (
         "Your revenue is above RMB 5 million a year, so you are a general VAT "
-        "taxpayer, not a small-scale one. The rule is: Small-scale VAT taxpayer: yes."
+        "taxpayer, not a small-scale one. Only if you are a small-scale VAT taxpayer."
     )
     assert "you said" not in reason
 
@@ -503,7 +503,7 @@ def test_a_programme_that_fits_never_shows_a_failed_condition():
     marks = [mark for mark, _text, _criterion in any_of.lines]
     # The alternative it does not meet reads as the rule, not as a failure.
     assert marks == ["met", ""]
-    assert any_of.lines[1][1] == "Size class is one of micro, small."
+    assert any_of.lines[1][1] == "Size class must be micro or small."
     assert (bonus.kind, bonus.lines[0][0]) == ("bonus", "")
     assert all(mark != "not_met" for c in result.conditions for mark, _t, _c in c.lines)
 
@@ -522,7 +522,7 @@ def test_a_group_that_fails_shows_each_failure_with_what_the_owner_said():
     [condition] = result.conditions
     assert condition.state == "not_met"
     assert [mark for mark, _t, _c in condition.lines] == ["not_met", "not_met"]
-    assert "you said Company" in condition.lines[1][1]
+    assert "you said company" in condition.lines[1][1]
 
 
 def test_an_open_group_marks_only_its_unanswered_criteria():

@@ -335,4 +335,4 @@ def test_an_alert_in_chinese_says_the_time_to_help_is_an_estimate():
     owner(language="zh-hans")
     stall_programme(days_to_money=3, days_to_money_assumed=True)
     alerts.send_alerts(today=TODAY)
-    assert "约 3 天（我们的估计）" in mail.outbox[0].body
+    assert "约3天（我们的估计）" in mail.outbox[0].body

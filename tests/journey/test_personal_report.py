@@ -106,7 +106,7 @@ def test_every_tier_has_a_result_label():
 
 
 def test_report_columns_are_heading_and_accessor_pairs():
-    assert len(personal_report.REPORT_COLUMNS) == 14
+    assert len(personal_report.REPORT_COLUMNS) == 15
     for heading, accessor in personal_report.REPORT_COLUMNS:
         assert str(heading)
         assert callable(accessor)
@@ -127,7 +127,7 @@ def test_csv_header_is_in_english_by_default():
         "For what you need",
         "Availability",
     ]
-    assert header[-2:] == ["Criteria", "Sources"]
+    assert header[-3:] == ["Criteria", "Sources", "Sources checked on"]
 
 
 def test_csv_header_follows_the_active_language():
@@ -177,7 +177,7 @@ def test_csv_cells_carry_dates_texts_and_sources():
         closes_on_assumed=True,
         sources=(
             Source("Official notice", "example.org/notice"),
-            Source("Seed article 000"),
+            Source("News article (publisher unknown)"),
         ),
     )
 
@@ -186,13 +186,13 @@ def test_csv_cells_carry_dates_texts_and_sources():
     assert row[column("Provider")] == "Acme Bank"
     assert row[column("Availability")] == "open"
     assert row[column("Opens on")] == "2020-03-01"
-    assert row[column("Closes on")] == "2020-12-31 (assumed)"
+    assert row[column("Closes on")] == "Closed on 2020-12-31 (our estimate)"
     assert row[column("What you get")] == "Three months rent free."
     assert row[column("How to apply")] == (
         "Alipay app\n1. Open the app.\n2. Apply.\nhttps://example.org/apply"
     )
     assert row[column("Sources")] == (
-        "Official notice (example.org/notice)\nSeed article 000"
+        "Official notice (example.org/notice)\nNews article (publisher unknown)"
     )
 
 
@@ -207,9 +207,9 @@ def test_csv_criteria_cell_states_result_reason_and_basis():
     row = csv_rows(report)[1]
 
     assert row[column("Criteria")].split("\n") == [
-        "[met] Province is Zhejiang. (documented by the provider)",
-        "[unknown] Not answered yet: Number of employees (is at most 10). "
-        "(our assumption)",
+        "[met] Your province is Zhejiang. (documented by the provider)",
+        "[unknown] Number of employees must be at most 10 people; you have not "
+        "answered this yet. (our assumption)",
     ]
 
 
@@ -244,7 +244,7 @@ def test_csv_marks_a_need_the_sources_do_not_state_as_our_assumption():
     [eligible] = [row for row in csv_rows(report)[1:] if row[0].startswith("Rent")]
 
     assert eligible[column("For what you need")] == (
-        "Loans or credit, Training and courses (our assumption)"
+        "Loans or credit, training and courses (our assumption)"
     )
 
 
@@ -265,13 +265,13 @@ def test_csv_says_how_fast_the_help_comes_and_when_that_is_our_estimate(
 def test_time_to_help_in_chinese_reads_as_one_phrase():
     programme = eligible_programme(days_to_money=1, days_to_money_assumed=True)
     with translation.override("zh-hans"):
-        assert personal_report.time_to_money(programme) == "约 1 天（我们的估计）"
+        assert personal_report.time_to_money(programme) == "约1天（我们的估计）"
 
 
-def test_csv_closing_date_without_assumption_is_plain():
+def test_csv_closing_date_says_the_programme_closed_and_is_not_our_estimate():
     report = mixed_report(closes_on=datetime.date(2020, 6, 30))
 
-    assert csv_rows(report)[1][column("Closes on")] == "2020-06-30"
+    assert csv_rows(report)[1][column("Closes on")] == "Closed on 2020-06-30"
 
 
 def test_csv_neutralises_formula_cells():
@@ -332,8 +332,8 @@ def test_pdf_text_shows_programmes_date_version_and_reasons():
     assert "Beijing Stall Fund" in text
     assert "Farm Export Grant" not in text
     assert AS_OF.isoformat() in text
-    assert VERSION in text
-    assert "Province is Zhejiang." in text
+    assert VERSION not in text  # a fingerprint, not for readers
+    assert "Your province is Zhejiang." in text
     assert "Open a shop or an account on Taobao." in text
 
 
@@ -351,10 +351,147 @@ def test_pdf_lists_answered_and_unanswered_fields_and_derived_values():
     assert "Urgency not known yet" in text
 
 
-def test_pdf_shows_counts_per_tier():
-    text = flat(pdf_text(personal_report.render_pdf(mixed_report())))
+def sectioned_report(profile=None):
+    """One programme for each place on the results page: for what you need,
+    also (a fit and a might-fit), one step away, and two for the rest (one
+    not for this business, one that fits but closed before the date)."""
+    programmes = [
+        eligible_programme(
+            "for-needs", name=Text("Cash Loans", ""), needs={"financing"}
+        ),
+        eligible_programme("also-fits", name=Text("Rent Relief", "")),
+        possibly_programme("also-might", name=Text("Micro Loan Scheme", "")),
+        near_miss_programme("near-miss", name=Text("Beijing Stall Fund", "")),
+        not_eligible_programme("not-eligible", name=Text("Farm Export Grant", "")),
+        eligible_programme(
+            "closed",
+            name=Text("Spring Tax Holiday", ""),
+            closes_on=datetime.date(2020, 3, 31),
+        ),
+    ]
+    return matching.match(
+        profile or make_profile(platforms=set()),
+        programmes,
+        as_of=AS_OF,
+        catalogue_version=VERSION,
+    )
 
-    assert "Eligible Possibly eligible Near miss Not eligible 1 1 1 1" in text
+
+def test_sections_follow_the_results_page():
+    sections = personal_report.sectioned(sectioned_report().matches)
+
+    assert {name: [m.programme.slug for m in ms] for name, ms in sections.items()} == {
+        "for_needs": ["for-needs"],
+        "also": ["also-fits", "also-might"],
+        "near_miss": ["near-miss"],
+        "rest": ["closed", "not-eligible"],  # ranked: a fit first
+    }
+    assert [personal_report.folded(m) for m in sections["also"]] == [False, True]
+    assert personal_report.folded(sections["near_miss"][0]) is False
+
+
+def test_pdf_headline_counts_are_the_pages_sections_counts():
+    text = flat(pdf_text(personal_report.render_pdf(sectioned_report())))
+
+    assert (
+        "1 programme for what you need 2 more you may also get "
+        "1 you could get with one step" in text
+    )
+
+
+def test_pdf_lists_programmes_in_the_pages_sections_and_order():
+    text = flat(pdf_text(personal_report.render_pdf(sectioned_report())))
+
+    order = [
+        text.index("For what you need 1. Cash Loans"),
+        text.index("You may also get"),
+        text.index("2. Rent Relief"),
+        text.index("1 more might fit: Micro Loan Scheme"),
+        text.index("One step away"),
+        text.index("3. Beijing Stall Fund"),
+        text.index("2 other programmes: not for you, or not open on 2020-06-15"),
+        text.index("Your answers"),
+    ]
+    assert order == sorted(order)
+
+
+def test_pdf_folds_what_the_page_folds_to_one_line():
+    text = flat(pdf_text(personal_report.render_pdf(sectioned_report())))
+
+    # A might-fit you may also get is named on its one line, with no card.
+    assert "Micro Loan Scheme" in text
+    assert not re.search(r"\d+\. Micro Loan Scheme", text)
+    # The rest is one count: neither the programme that is not for this
+    # business nor the one closed on the date is named.
+    assert "Farm Export Grant" not in text
+    assert "Spring Tax Holiday" not in text
+
+
+def test_pdf_shows_the_cash_warning_as_the_page_does():
+    profile = make_profile(platforms=set(), cash_runway_months=0.5)
+
+    text = flat(pdf_text(personal_report.render_pdf(sectioned_report(profile))))
+
+    assert "You have cash for a month or less." in text
+    assert "14% of the 2,349 small businesses" in text
+    assert text.index("You have cash for") < text.index("For what you need 1.")
+
+
+def test_pdf_with_a_link_prints_it_with_its_warning_and_a_qr_code_last():
+    link = "https://relief.example.cn/r/" + "a" * 43 + "/"
+
+    pdf = personal_report.render_pdf(sectioned_report(), link=link)
+
+    text = flat(pdf_text(pdf))
+    assert text.index("Your private link") > text.index("Your answers")
+    assert link in text.replace(" ", "")
+    assert (
+        "Anyone with this link can see and change your answers. "
+        "Share it only with people you trust." in text
+    )
+    assert "Scan this code with another phone" in text
+    last_page = PdfReader(io.BytesIO(pdf)).pages[-1]
+    assert any(
+        annotation.get_object().get("/A", {}).get("/URI") == link
+        for annotation in last_page.get("/Annots", [])
+    )
+
+
+def test_pdf_without_a_link_prints_no_private_link():
+    text = flat(pdf_text(personal_report.render_pdf(sectioned_report())))
+
+    assert "Your private link" not in text
+    assert "Anyone with this link" not in text
+
+
+@pytest.mark.skipif(
+    shutil.which("pdftoppm") is None or shutil.which("zbarimg") is None,
+    reason="pdftoppm (poppler-utils) or zbarimg (zbar-tools) is not installed",
+)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_pdf_qr_code_scans_to_the_link(tmp_path, language):
+    link = "https://relief.example.cn/r/" + "Zz_9-" * 9 + "/"
+    with translation.override(language):
+        pdf = personal_report.render_pdf(sectioned_report(), link=link)
+    source = tmp_path / "report.pdf"
+    source.write_bytes(pdf)
+    pages = len(PdfReader(io.BytesIO(pdf)).pages)
+
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", "-f", str(pages), "-l", str(pages)]
+        + ["-singlefile", str(source), str(tmp_path / "last")],
+        check=True,
+        timeout=60,
+    )
+    found = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(tmp_path / "last.png")],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert found.stdout.strip() == link
 
 
 def test_pdf_in_chinese_shows_chinese_programme_name():
@@ -577,3 +714,80 @@ def test_csv_words_conditions_as_the_page_does_and_a_fit_shows_no_failure():
     assert lines[2].startswith("- Registration ")
     # A preference is a bonus, never a failure.
     assert lines[3].startswith("[bonus] Number of employees")
+
+
+# --------------------------------------------------------------------------
+# Wording: dates, sources and the catalogue as a reader reads them
+# --------------------------------------------------------------------------
+
+CHECKED = datetime.date(2026, 11, 24)
+
+
+def checked_report(**extra):
+    extra.setdefault("closes_on", datetime.date(2020, 12, 31))
+    extra.setdefault("closes_on_assumed", True)
+    return mixed_report(last_verified_on=CHECKED, **extra)
+
+
+def test_csv_says_a_closed_programme_closed_and_when_its_sources_were_checked():
+    with translation.override("zh-hans"):
+        rows = csv_rows(checked_report())
+    header, row = rows[0], rows[1]
+    assert header[-1] == "资料核对日期"
+    assert row[-1] == "2026-11-24"
+    assert row[header.index("截止日期")] == "已于2020-12-31（推测）截止"
+
+
+def test_an_assumed_deadline_is_our_estimate_in_the_pdf_as_on_the_page():
+    programme = eligible_programme(
+        closes_on=datetime.date(2020, 12, 31), closes_on_assumed=True
+    )
+    with translation.override("zh-hans"):
+        assert programme.closes_on_text == "2020-12-31（推测）"
+    assert programme.closes_on_text == "2020-12-31 (our estimate)"
+
+
+def test_a_closed_programme_says_so_before_the_day_its_sources_were_checked():
+    programme = eligible_programme(
+        closes_on=datetime.date(2020, 12, 31), last_verified_on=CHECKED
+    )
+    assert programme.checked_text == (
+        "Closed on 2020-12-31; sources checked on 2026-11-24."
+    )
+    with translation.override("zh-hans"):
+        assert (
+            programme.checked_text == "已于2020-12-31截止；资料核对日期：2026-11-24。"
+        )
+
+
+def test_chinese_sources_keep_the_original_title_and_add_a_chinese_explanation():
+    report = checked_report(
+        sources=(
+            Source(
+                "China Banking News: MYbank loans",
+                "chinabankingnews.com",
+                None,
+                "H",
+                "网商银行贷款",
+            ),
+            Source("张勇致员工内部信"),
+        )
+    )
+    with translation.override("zh-hans"):
+        row = csv_rows(report)[1]
+    assert row[column("Sources")] == (
+        "China Banking News: MYbank loans（网商银行贷款）（chinabankingnews.com）\n"
+        "张勇致员工内部信"
+    )
+    assert csv_rows(report)[1][column("Sources")].startswith(
+        "China Banking News: MYbank loans (chinabankingnews.com)"
+    )
+
+
+def test_chinese_pdf_names_the_catalogue_by_date_not_by_fingerprint():
+    with translation.override("zh-hans"):
+        text = flat(pdf_text(personal_report.render_pdf(checked_report())))
+    assert "资料版本：2026-11-24" in text
+    assert VERSION not in text
+    assert "已于2020-12-31（推测）截止" in text
+    assert "您的省份是浙江。" in text
