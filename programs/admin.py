@@ -18,12 +18,12 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from programs.api import keys
-from programs.catalogue import store
+from programs.catalogue import scenarios, store
 from programs.engine import contract, matching, rules, sql
 from programs.models import (
     ApiKey,
@@ -379,7 +379,7 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
     ]
     list_filter = ["provider", "status", OpenNowFilter]
     search_fields = ["slug", "name_en", "name_zh_hans", "summary_en", "summary_zh_hans"]
-    readonly_fields = ["updated_at", "rule_history"]
+    readonly_fields = ["updated_at", "rule_history", "scenario_results"]
     fieldsets = [
         (
             None,
@@ -424,6 +424,7 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
                 ]
             },
         ),
+        (_("Scenarios"), {"fields": ["scenario_results"]}),
         (_("Rule changes"), {"fields": ["rule_history", "updated_at"]}),
     ]
 
@@ -473,6 +474,27 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
                 ),
             ),
         )
+
+    @admin.display(description=_("scenario results"))
+    def scenario_results(self, obj: Programme) -> str:
+        """Show the programme's scenarios run against its rules as saved."""
+        if not obj.pk:
+            return "-"
+        catalogue = store.current_catalogue()
+        try:
+            loaded = scenarios.load_scenarios(
+                programmes=[p.slug for p in catalogue.programmes]
+            )
+        except scenarios.ScenarioError as error:
+            return format_html(
+                '<p class="errornote">{}</p><ul>{}</ul>',
+                gettext("The scenario file has problems, so no scenario was run:"),
+                format_html_join("", "<li>{}</li>", ((p,) for p in error.problems)),
+            )
+        results = scenarios.run_scenarios(
+            (s for s in loaded if s.programme == obj.slug), catalogue.programmes
+        )
+        return render_scenarios(results)
 
     def save_model(
         self, request: HttpRequest, obj: Programme, form: ProgrammeForm, change: bool
@@ -531,6 +553,94 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
         return TemplateResponse(
             request, "admin/programs/programme/impact.html", context
         )
+
+
+def decided_by_text(fields: Iterable[str]) -> str:
+    """Return what decided an outcome as staff read it: field labels, or the provider."""
+    names = [
+        gettext("the provider's own selection")
+        if name == scenarios.DISCRETION
+        else contract.FIELDS[name].name_in_sentence
+        for name in fields
+    ]
+    return gettext("decided by %(what)s") % {"what": ", ".join(names)}
+
+
+def lines_html(lines: list[str]) -> str:
+    """Return lines one below the other, the first (a tier) kept on one line."""
+    return format_html_join(
+        "",
+        '<div class="{}">{}</div>',
+        (("nowrap" if i == 0 else "", line) for i, line in enumerate(lines)),
+    )
+
+
+def render_scenarios(results: list[scenarios.ScenarioResult]) -> str:
+    """Return a programme's scenario results as a table: what each expects, what it
+    gets, and whether it passes; a failure says which criteria decided it."""
+    if not results:
+        return gettext(
+            "This programme has no scenarios yet: add them to "
+            "programs/catalogue/scenarios.toml."
+        )
+    passed = sum(r.passed for r in results)
+    rows = []
+    for r in results:
+        s, m = r.scenario, r.match
+        expected = [str(s.expected.label)]
+        if s.decided_by:
+            expected.append(decided_by_text([s.decided_by]))
+        if s.availability is not None:
+            expected.append(str(matching.AVAILABILITY_LABELS[s.availability]))
+        actual: list[str] = []
+        if m is not None:
+            actual.append(str(m.tier.label))
+            if not r.passed:
+                actual.extend(result.reason for result in r.deciding)
+                if m.provider_decides:
+                    actual.append(decided_by_text([scenarios.DISCRETION]))
+            if s.availability is not None:
+                actual.append(str(matching.AVAILABILITY_LABELS[m.availability]))
+        rows.append(
+            (
+                "passed" if r.passed else "failed",
+                s.description,
+                gettext("Follows from: %(fact)s (%(source)s)")
+                % {"fact": s.fact, "source": s.source},
+                s.as_of.isoformat(),
+                lines_html(expected),
+                lines_html(actual),
+                gettext("passes") if r.passed else gettext("fails"),
+            )
+        )
+    return format_html(
+        '<p>{}</p><table class="scenarios"><thead><tr>{}</tr></thead>'
+        "<tbody>{}</tbody></table>",
+        ngettext(
+            "%(passed)s of %(total)s scenario passes.",
+            "%(passed)s of %(total)s scenarios pass.",
+            len(results),
+        )
+        % {"passed": passed, "total": len(results)},
+        format_html_join(
+            "",
+            '<th scope="col">{}</th>',
+            (
+                (pgettext("scenario table heading", "Scenario"),),
+                (pgettext("scenario table heading", "As of"),),
+                (pgettext("scenario table heading", "Expected"),),
+                (pgettext("scenario table heading", "Actual"),),
+                (pgettext("scenario table heading", "Result"),),
+            ),
+        ),
+        format_html_join(
+            "",
+            '<tr class="scenario-{}"><td>{}<div class="quiet small">{}</div></td>'
+            '<td class="nowrap">{}</td><td>{}</td><td>{}</td>'
+            '<td class="nowrap"><strong>{}</strong></td></tr>',
+            rows,
+        ),
+    )
 
 
 @admin.register(Criterion)
