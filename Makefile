@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# The address `make run` serves on: setup_demo prints it, emails link to it.
+export DJANGO_SITE_URL ?= http://$(HOST):$(PORT)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format migrations-check check ci messages serve demo clean bench bench-quick bench-tools
@@ -28,7 +30,10 @@ demo: install ## Migrate the SQLite database and load the demo data
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
 	DJANGO_DEBUG=1 $(PY) manage.py setup_demo
 
-run: demo ## Set up and start the app with demo data on http://127.0.0.1:8000
+# The background worker runs beside the server and is stopped with it.
+run: demo ## Set up and start the app with demo data and a worker on http://127.0.0.1:8000
+	@DJANGO_DEBUG=1 $(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install ## Set up and run the whole test suite (DATABASE_URL picks the database)
@@ -52,7 +57,7 @@ messages: install ## Refresh locale/ .po files and compile them to .mo (needs GN
 	DJANGO_DEBUG=1 $(PY) manage.py makemessages --locale zh_Hans --ignore '.venv/*' --ignore 'tests/*' --no-obsolete
 	DJANGO_DEBUG=1 $(PY) manage.py compilemessages --locale zh_Hans --ignore '.venv/*'
 
-serve: install ## Production-style: collectstatic, then gunicorn (needs DJANGO_SECRET_KEY)
+serve: install ## Production-style: collectstatic, then gunicorn (needs DJANGO_SECRET_KEY; DJANGO_HTTPS=0 to try it over plain HTTP)
 	$(PY) manage.py collectstatic --no-input
 	$(BIN)/gunicorn -c gunicorn.conf.py reliefmatch.wsgi
 

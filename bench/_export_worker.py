@@ -24,8 +24,8 @@ django.setup()
 
 from django.db import connections  # noqa: E402
 
-from programs import exports, reporting  # noqa: E402
 from programs.models import StoredResult  # noqa: E402
+from programs.staff import exports, match_report  # noqa: E402
 
 MODES = ("csv", "xlsx", "copy", "copy-lookups")
 
@@ -62,7 +62,7 @@ def main() -> None:
             "has_perm": lambda self, p: True,
         },
     )()
-    queryset = reporting.report_queryset(user=user)
+    queryset = match_report.report_queryset(user=user)
     if rows < StoredResult.objects.count():
         queryset = queryset.filter(
             pk__in=StoredResult.objects.order_by("pk").values("pk")[:rows]

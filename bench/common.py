@@ -27,6 +27,8 @@ def configure(quick: bool) -> str:
     os.environ.setdefault("DATABASE_URL", QUICK_DATABASE if quick else FULL_DATABASE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reliefmatch.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", SECRET_KEY)
+    # Debug is off but nothing here speaks HTTPS: plain HTTP, no redirect.
+    os.environ.setdefault("DJANGO_HTTPS", "0")
     return os.environ["DATABASE_URL"]
 
 

@@ -108,6 +108,8 @@ def environment(database_url: str) -> dict[str, str]:
         "API_SCREENING_RATE_LIMIT": "1000000/min",
         "FORM_RATE_LIMIT": "1000000/min",
         "DJANGO_DEBUG": "0",
+        # gunicorn serves plain HTTP on loopback here: no HTTPS redirect.
+        "DJANGO_HTTPS": "0",
     }
 
 

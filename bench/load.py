@@ -36,7 +36,8 @@ WEIGHTS: dict[str, int] = {
     "api_match": 10,
     "api_programmes": 10,
 }
-#: Kinds whose answer needs the database (the home page does not).
+#: Kinds whose answer needs the database (the home page, the form's first step
+#: and static files do not).
 DATABASE_KINDS = frozenset({"form", "results", "api_match", "api_programmes"})
 LOCATION = re.compile(r"/r/([^/?#]+)/")
 TIMEOUT_SECONDS = 20.0  # above the pool's 10 s wait for a connection
@@ -52,6 +53,8 @@ class Mix:
     api_bodies: Sequence[str]
     language: str = "zh-hans"
     weights: dict[str, int] = dataclasses.field(default_factory=lambda: dict(WEIGHTS))
+    #: For the "static" kind: a collected static file's URL.
+    static_path: str = "/static/programs/site.css"
 
     def request(
         self, kind: str, rng: random.Random
@@ -59,6 +62,10 @@ class Mix:
         headers = {"Accept-Language": self.language, "Connection": "close"}
         if kind == "home":
             return "GET", "/", None, headers
+        if kind == "form_get":  # the form's first step, as an owner opens it
+            return "GET", "/check/", None, headers
+        if kind == "static":
+            return "GET", self.static_path, None, headers
         if kind == "results":
             return "GET", rng.choice(self.result_paths), None, headers
         if kind == "form":

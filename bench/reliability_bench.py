@@ -18,10 +18,10 @@ its mode's figures into bench/results/reliability.json and rewrites
 docs/reliability.md from it. The database is DATABASE_URL, by default
 bench/common.py's QUICK_DATABASE, seeded with 20,000 profiles when it has fewer.
 
-The restart mode restarts the whole PostgreSQL cluster on this machine: every
-other connection to it is cut, other people's test runs included. It waits
-(up to 10 minutes) while a pytest process runs, never restarts a server that
-is not on loopback, and always starts PostgreSQL again if it stopped it.
+The restart mode, like the outage and slow-clients modes, runs on a PostgreSQL
+server of its own (bench/own_postgres.py: a throwaway cluster on a free
+loopback port) and stops and starts only that one; the machine's shared server
+is never touched.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ from typing import Any
 
 from bench import common
 
-MODES = ("mixed", "restart")
+MODES = ("mixed", "restart", "outage", "slow-clients")
+#: Modes run on a PostgreSQL server of their own (bench/fault_runs.py).
+OWN_SERVER_MODES = ("outage", "slow-clients")
 CONNECTIONS = 32
 PROFILES = 20_000
 RESULTS_FILE = common.ROOT / "bench" / "results" / "reliability.json"
@@ -54,7 +56,6 @@ RUN_SECONDS = {
     "restart": {"full": 60, "quick": 25},
 }
 DOWN_SECONDS = 3.0  # how long PostgreSQL stays stopped
-TESTS_WAIT_SECONDS = 600  # wait this long at most for running test suites to end
 RECOVERY_FLOOR_SECONDS = 5.0
 
 
@@ -65,34 +66,9 @@ def log(message: str) -> None:
 # -- PostgreSQL on this machine ---------------------------------------------------------
 
 
-def cluster_version() -> str:
-    versions = sorted(
-        (p.name for p in Path("/etc/postgresql").iterdir() if p.name[0].isdigit()),
-        key=lambda v: float(v),
-    )
-    if not versions:
-        raise SystemExit("No PostgreSQL cluster in /etc/postgresql")
-    return versions[-1]
-
-
-def pg_ctl_command(action: str) -> list[str]:
-    return [
-        "pg_ctlcluster",
-        "--skip-systemctl-redirect",
-        cluster_version(),
-        "main",
-        action,
-    ]
-
-
-def pg_ctl(action: str) -> None:
-    subprocess.run(
-        pg_ctl_command(action),
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+#: The restart mode's own PostgreSQL server (bench/own_postgres.py): the run
+#: stops and starts it, never the machine's shared server.
+SERVER: Any = None
 
 
 def database_ready(timeout: int = 1) -> bool:
@@ -123,39 +99,10 @@ def ensure_postgres_running() -> None:
         return
     log("PostgreSQL is not answering: starting it again")
     with contextlib.suppress(subprocess.CalledProcessError):
-        pg_ctl("start")
+        SERVER.start()
     deadline = time.monotonic() + 60
     while not database_ready() and time.monotonic() < deadline:
         time.sleep(0.5)
-
-
-def tests_running() -> list[str]:
-    """Command lines of running pytest processes (other engineers' test runs)."""
-    found = subprocess.run(
-        ["pgrep", "-af", "pytest"], capture_output=True, text=True, check=False
-    ).stdout
-    return [line for line in found.splitlines() if line.strip()]
-
-
-def wait_for_tests(limit: float) -> float:
-    """Wait until no pytest runs, at most `limit` seconds; return the seconds waited."""
-    start = time.monotonic()
-    announced = False
-    while running := tests_running():
-        waited = time.monotonic() - start
-        if waited >= limit:
-            raise SystemExit(
-                f"pytest has been running for {waited:.0f} s more: not restarting "
-                f"PostgreSQL under someone's test run. Try again later.\n"
-                + "\n".join(running)
-            )
-        if not announced:
-            log(
-                f"waiting for {len(running)} pytest process(es) to end before restarting"
-            )
-            announced = True
-        time.sleep(5)
-    return round(time.monotonic() - start, 1)
 
 
 def loopback_only() -> None:
@@ -196,25 +143,17 @@ class Restarter(threading.Thread):
             return
         if self.abort.wait(max(0.0, self.t0 + self.at - time.monotonic())):
             return  # the run is ending before the restart was due
-        if running := tests_running():  # one started during the load's first seconds
-            self.skipped = running
-            self.abort.set()
-            return
         stopped = False
         try:
             self.mark("stop_issued")
-            pg_ctl("stop")
+            SERVER.stop("fast")
             stopped = True
             self.mark("db_down")
             time.sleep(DOWN_SECONDS)
             self.mark("start_issued")
-            # pg_ctlcluster returns a while after the server accepts connections:
+            # pg_ctl returns a while after the server accepts connections:
             # pg_isready, polled meanwhile, tells when it is back.
-            start = subprocess.Popen(
-                pg_ctl_command("start"),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            start = SERVER.start(wait=False)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 if database_ready(timeout=1):
@@ -551,6 +490,7 @@ def verify_tokens(tokens: list[str]) -> int:
 
 
 def run_restart(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, Any]:
+    from django.conf import settings
     from django.db import DatabaseError, connections
 
     from bench import load
@@ -574,8 +514,10 @@ def run_restart(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, A
         "clients": CONNECTIONS,
         "restart_at_seconds": at,
         "down_seconds": DOWN_SECONDS,
-        "cluster": f"{cluster_version()}/main",
-        "pool_timeout_seconds": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        "cluster": f"own server, PostgreSQL {SERVER.version()} on port {SERVER.port}",
+        "pool_timeout_seconds": settings.DATABASES["default"]["OPTIONS"]["pool"][
+            "timeout"
+        ],
     }
     log_path = log_dir / "gunicorn-reliability-restart.log"
     message = retry_message("zh-hans")
@@ -595,7 +537,6 @@ def run_restart(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, A
                 api_bodies=check_api_bodies(BASE, api_bodies(50)),
             )
             for attempt in range(1, 4):
-                result["waited_for_tests_seconds"] = wait_for_tests(TESTS_WAIT_SECONDS)
                 last_loaded = latest_pk()
                 # Hold no connection of our own across the restart.
                 connections.close_all()
@@ -629,7 +570,11 @@ def run_restart(*, quick: bool, database_url: str, log_dir: Path) -> dict[str, A
             raise SystemExit(f"The restart failed: {restarter.error}")
         if "db_back" not in restarter.events:
             raise SystemExit("PostgreSQL did not answer within 60 s of being started")
-        connections.close_all()  # our pooled connections did not survive the restart
+        # Our pooled connections did not survive the restart: a new pool.
+        connections.close_all()
+        for alias in connections:
+            with contextlib.suppress(Exception):
+                connections[alias].close_pool()
         events = restarter.events
         result["events"] = events
         result["overall"] = load.summary(outcomes, seconds)
@@ -797,6 +742,13 @@ def restart_section(r: dict[str, Any] | None) -> list[str]:
             else f" ({t - back:+.2f} s from the database back)"
         )
 
+    if r.get("pool_timeout_seconds", 10) > 1:
+        lines += [
+            f"*Made before the pool changes of 2026-12-03 (a {fmt(r['pool_timeout_seconds'])} s"
+            " wait for a connection, one connection opened at start, the pool's default"
+            " reconnection backoff): the pause it shows is what section 3 removes.*",
+            "",
+        ]
     lines += [
         f"{r['clients']} Python clients (bench/load.py, a new connection per request) send the"
         f" same mix as above for {r['seconds']} s. At {fmt(r['restart_at_seconds'])} s PostgreSQL"
@@ -809,9 +761,8 @@ def restart_section(r: dict[str, Any] | None) -> list[str]:
         "",
         *run_header(r),
         "",
-        "**Must not share the server with tests.** Restarting PostgreSQL cuts every"
-        " connection to it, other people's test runs included: the script waits (up to 10"
-        " minutes) while any pytest process runs and checks again just before the restart.",
+        "Runs from 2026-12-03 on restart a PostgreSQL server of the run's own"
+        " (bench/own_postgres.py); earlier runs restarted the machine's shared cluster.",
         "",
         "Timeline (seconds since the load began):",
         "",
@@ -902,17 +853,21 @@ def restart_section(r: dict[str, Any] | None) -> list[str]:
 STATIC = """\
 ## Other reliability mechanisms
 
-- **The database is down** (this page's restart run): `reliefmatch.middleware.DatabaseUnavailableMiddleware`
+- **The database is down** (sections 2 and 3): `reliefmatch.middleware.DatabaseUnavailableMiddleware`
   turns `OperationalError`/`InterfaceError` (a pool that cannot lend a connection within
-  `DB_POOL_TIMEOUT` raises one too) into 503 with `Retry-After: 5` and a translated "try again in
-  a moment" page (`templates/503.html`), JSON under `/api/`; `/healthz` answers 503 itself.
-  PostgreSQL runs through Django's psycopg pool with `CONN_HEALTH_CHECKS` on, so connections cut
-  by a restart are tested and replaced, never lent out. Tests: `tests/test_outage.py`.
+  `DB_POOL_TIMEOUT`, 1 s, raises one too) into 503 with `Retry-After: 5` and a translated "try
+  again in a moment" page (`templates/503.html`), JSON under `/api/`; `/healthz` answers 503
+  itself within a second (`reliefmatch/database.py`). PostgreSQL runs through Django's psycopg
+  pool with `CONN_HEALTH_CHECKS` on, so connections cut by a restart are tested and replaced,
+  never lent out; the pool's options (`DB_POOL_OPTIONS` in settings) and why: section 3.
+  Tests: `tests/test_outage.py`.
+- **Slow clients** (section 4): nginx in front (`deploy/`, see deploy/README.md) reads each
+  whole request before gunicorn's threads see it.
 - **Rate limits** per client address, counted in the database so every gunicorn process
   shares them: the API (`API_RATE_LIMIT`, `API_SCREENING_RATE_LIMIT`, `programs/api/endpoints.py`) and the
   public form's POSTs (`FORM_RATE_LIMIT`, default 30/min, `programs/ratelimit.py`; 429 with
-  `Retry-After` and `templates/429.html`, nothing stored). X-Forwarded-For counts only with
-  `DJANGO_NUM_PROXIES` above 0. Tests: `tests/test_ratelimit.py`, `tests/api/test_screening.py`.
+  `Retry-After` and `templates/429.html`, nothing stored). X-Forwarded-For counts only from
+  `DJANGO_TRUSTED_PROXIES`. Tests: `tests/test_ratelimit.py`, `tests/api/test_screening.py`.
 - **Request body limit**: a body over `REQUEST_MAX_BODY_BYTES` (3 MB) gets 413 before it is read
   (`reliefmatch.middleware.RequestBodyLimitMiddleware`).
 - **Admin login lockouts** (django-axes): `AXES_FAILURE_LIMIT` failed logins for one username
@@ -923,6 +878,8 @@ STATIC = """\
 
 
 def markdown(results: dict[str, Any]) -> str:
+    from bench import fault_runs
+
     lines = [
         "# Reliability: load and faults",
         "",
@@ -934,16 +891,22 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "How to run (each stops by itself; `--quick` for a short run):",
         "",
-        "    .venv/bin/python -m bench.reliability_bench mixed     # about 1.5 minutes",
-        "    .venv/bin/python -m bench.reliability_bench restart   # about 2.5 minutes, restarts PostgreSQL",
+        "    .venv/bin/python -m bench.reliability_bench mixed         # about 1.5 minutes",
+        "    .venv/bin/python -m bench.reliability_bench restart       # about 2.5 minutes, a server of its own",
+        "    .venv/bin/python -m bench.reliability_bench outage        # about 1.5 minutes, a server of its own",
+        "    .venv/bin/python -m bench.reliability_bench slow-clients  # about 2 minutes, a server of its own, nginx",
         "",
-        "The restart run restarts the PostgreSQL cluster on this machine: run it only where no one",
-        "else's tests use that server (it first waits, up to 10 minutes, while a pytest process",
-        "runs). Results: `bench/results/reliability.json`; gunicorn's log:",
-        "`/tmp/gunicorn-reliability-<mode>.log`.",
+        "The restart, outage and slow-clients runs make a PostgreSQL server of their own in a",
+        "temporary folder (initdb, a free port; bench/own_postgres.py) and stop, start or",
+        "load only that one, never the machine's shared server; the slow-clients run needs",
+        "Debian's nginx (`apt-get install nginx`). Results:",
+        "`bench/results/reliability.json`; gunicorn's log: `/tmp/gunicorn-reliability-<mode>.log`.",
         "",
         *mixed_section(results.get("mixed")),
         *restart_section(results.get("restart")),
+        *fault_runs.outage_section(results.get("outage")),
+        *fault_runs.slow_clients_section(results.get("slow-clients")),
+        fault_runs.LOST_ACKNOWLEDGEMENT,
         STATIC,
     ]
     return "\n".join(lines)
@@ -974,6 +937,27 @@ def stop_on_signal(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def run_on_own_server(mode: str, *, quick: bool) -> None:
+    from bench import fault_runs
+
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "quick": quick,
+        "machine": common.machine(),
+        "load_average_before_setup": [round(x, 2) for x in os.getloadavg()],
+    }
+    result.update(
+        fault_runs.run(mode, quick=quick, log_dir=Path(tempfile.gettempdir()))
+    )
+    result["bench_seconds"] = round(time.perf_counter() - started, 1)
+    write_results(mode, result)
+    log(
+        f"done in {result['bench_seconds']} s; wrote {RESULTS_FILE.relative_to(common.ROOT)}"
+        f" and {DOC_FILE.relative_to(common.ROOT)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -983,23 +967,39 @@ def main() -> None:
     args = parser.parse_args()
     # SIGTERM ends the run through the finally blocks (PostgreSQL started again).
     signal.signal(signal.SIGTERM, stop_on_signal)
+    if args.mode in OWN_SERVER_MODES:
+        run_on_own_server(args.mode, quick=args.quick)
+        return
+    if args.mode == "restart":
+        from bench.own_postgres import own_postgres
+
+        global SERVER
+        os.environ.setdefault("DJANGO_HTTPS", "0")
+        with own_postgres() as SERVER:
+            os.environ["DATABASE_URL"] = SERVER.url
+            run_here(args.mode, quick=args.quick)
+        return
+    run_here(args.mode, quick=args.quick)
+
+
+def run_here(mode: str, *, quick: bool) -> None:
     database_url = common.configure(quick=True)
     common.ensure_database()
     common.setup_django()
     started = time.perf_counter()
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "quick": args.quick,
+        "quick": quick,
         "machine": common.machine(),
         "load_average_before_setup": [round(x, 2) for x in os.getloadavg()],
     }
     result["data"] = prepare_data()
     result["versions"] = common.versions()
     log_dir = Path(tempfile.gettempdir())
-    runner = run_mixed if args.mode == "mixed" else run_restart
-    result.update(runner(quick=args.quick, database_url=database_url, log_dir=log_dir))
+    runner = run_mixed if mode == "mixed" else run_restart
+    result.update(runner(quick=quick, database_url=database_url, log_dir=log_dir))
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
-    write_results(args.mode, result)
+    write_results(mode, result)
     log(
         f"done in {result['bench_seconds']} s; wrote {RESULTS_FILE.relative_to(common.ROOT)}"
         f" and {DOC_FILE.relative_to(common.ROOT)}"

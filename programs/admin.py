@@ -7,36 +7,53 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from programs import jobs
 from programs.api import keys
-from programs.catalogue import scenarios, store
+from programs.catalogue import link_checks, saved_scenarios, scenarios, store
 from programs.engine import contract, matching, rules, sql
+from programs.engine.text import list_separator
+from programs.journey import personal_report
 from programs.models import (
     ApiKey,
+    BackgroundJob,
     BusinessProfile,
     Criterion,
+    LinkCheck,
     PartnerAccount,
     Programme,
     Provider,
+    SavedScenario,
     Source,
     StoredResult,
+    WrongAnswerReport,
 )
-from programs.staff import charts, exports, match_report
+from programs.staff import (
+    charts,
+    criterion_value,
+    exports,
+    match_report,
+    rule_preview,
+)
 from programs.staff.forms import ReportFilterForm
+from programs.staff.partner_scope import PartnerScopedAdmin
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -57,10 +74,7 @@ def value_as_text(value: Any) -> str:
 class CriterionForm(forms.ModelForm):
     """A criterion whose value is typed as text and checked against its field."""
 
-    value = forms.CharField(
-        label=_("value"),
-        help_text=lazy(rules.value_help, str)(),
-    )
+    value = criterion_value.CriterionValueField()
 
     class Meta:
         model = Criterion
@@ -83,6 +97,9 @@ class CriterionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["value"] = value_as_text(self.instance.value)
+        value = self.fields["value"]
+        assert isinstance(value, criterion_value.CriterionValueField)
+        value.bind(self["field"].value(), self["operator"].value())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -279,6 +296,41 @@ class OpenNowFilter(admin.SimpleListFilter):
         return queryset
 
 
+class NeedsCheckingFilter(admin.SimpleListFilter):
+    """Programmes whose sources need checking, for any or one reason."""
+
+    title = _("sources need checking")
+    parameter_name = "needs_checking"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
+        reasons = link_checks.Reason
+        return [
+            ("any", gettext("For any reason")),
+            (reasons.BROKEN, str(reasons.BROKEN.label)),
+            (reasons.CHANGED, str(reasons.CHANGED.label)),
+            (reasons.STALE, link_checks.stale_text(settings.SOURCES_STALE_DAYS)),
+            ("no", gettext("Nothing to check")),
+        ]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Programme]
+    ) -> QuerySet[Programme]:
+        value = self.value()
+        if value is None:
+            return queryset
+        reason = (
+            link_checks.Reason(value) if value in link_checks.Reason.values else None
+        )
+        flagged = link_checks.programmes_needing_review(
+            Programme.objects.all(), reason=reason
+        )
+        if value == "no":
+            return queryset.exclude(pk__in=flagged)
+        return queryset.filter(pk__in=flagged)
+
+
 # -- impact of a rule change ----------------------------------------------------------
 
 
@@ -308,9 +360,13 @@ def describe_impact(
             "changed_tier": sum(n for (b, a), n in moves.items() if a != b),
         }
     message = gettext(
-        "Impact on %(total)s stored profiles: %(became_eligible)s become eligible, "
-        "%(stopped_eligible)s stop being eligible, %(changed_tier)s change tier."
-    ) % {k: f"{v:,}" for k, v in figures.items()}
+        "Impact of %(programme)s on %(total)s stored profiles: %(became_eligible)s "
+        "become eligible, %(stopped_eligible)s stop being eligible, %(changed_tier)s "
+        "change tier."
+    ) % {
+        "programme": jobs.quoted(after.name),
+        **{k: f"{v:,}" for k, v in figures.items()},
+    }
     return message, figures
 
 
@@ -336,19 +392,60 @@ class ImpactMixin:
         )
 
     def report_impact(self, request: HttpRequest, programme_pk: int) -> None:
+        """Report the impact, and queue a recompute of stored results if the rules moved."""
+        before = getattr(request, RULES_BEFORE, None)
         after = store.programme_rules(store.programme_queryset().get(pk=programme_pk))
-        message, _figures = describe_impact(getattr(request, RULES_BEFORE, None), after)
+        message, _figures = describe_impact(before, after)
         self.message_user(request, message, messages.INFO)
+        if before != after:
+            jobs.recompute_after_commit(
+                programme_id=programme_pk, requested_by=request.user
+            )
+            self.message_user(
+                request,
+                gettext(
+                    "The stored results of %(programme)s are being recomputed with "
+                    "the new rules in the background; “Background jobs” shows the "
+                    "progress."
+                )
+                % {"programme": jobs.quoted(after.name)},
+                messages.INFO,
+            )
+
+
+def warn_long_texts(request: HttpRequest, programme: Programme) -> None:
+    """Warn, without refusing the save, about programme texts over the soft limit."""
+    if texts := personal_report.long_texts(programme):
+        messages.warning(
+            request,
+            gettext(
+                "Saved, but these texts are longer than %(limit)s characters: "
+                "%(texts)s. Very long texts make the programme's page and the "
+                "personal report of every business it matches long and hard to "
+                "read (they print in full, across pages). Shorten them if you can."
+            )
+            % {
+                "limit": f"{personal_report.LONG_TEXT_CHARS:,}",
+                "texts": list_separator().join(texts),
+            },
+        )
 
 
 # -- model admins -------------------------------------------------------------------------
 
 
 @admin.register(Provider)
-class ProviderAdmin(SimpleHistoryAdmin):
+class ProviderAdmin(PartnerScopedAdmin, SimpleHistoryAdmin):
     list_display = ["name_en", "name_zh_hans", "kind", "slug"]
     list_filter = ["kind"]
     search_fields = ["name_en", "name_zh_hans", "slug"]
+    partner_lookup = "pk"  # a partner sees and changes their own provider only
+
+    def provider_of(self, obj: Provider) -> int | None:
+        return obj.pk
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not_partner(request) and super().has_add_permission(request)
 
 
 @admin.action(
@@ -358,15 +455,62 @@ class ProviderAdmin(SimpleHistoryAdmin):
 def rematch_selected(
     modeladmin: ProgrammeAdmin, request: HttpRequest, queryset: QuerySet[Programme]
 ) -> None:
+    """Queue a recompute per programme for a worker; the request returns at once."""
+    programmes = list(queryset.order_by("slug"))
+    queued = jobs.enqueue_recompute(
+        programme_ids=[p.pk for p in programmes], requested_by=request.user
+    )
+    started_ids = {job.programme_id for job, new in queued if new}
+    started = [p for p in programmes if p.pk in started_ids]
+    waiting = [p for p in programmes if p.pk not in started_ids]
+    if started:
+        modeladmin.message_user(
+            request,
+            gettext(
+                "Started recomputing the stored results of %(programmes)s in the "
+                "background; “Background jobs” shows the progress."
+            )
+            % {"programmes": jobs.programme_names(started)},
+            messages.SUCCESS,
+        )
+    if waiting:
+        modeladmin.message_user(
+            request,
+            gettext(
+                "The stored results of %(programmes)s are already waiting to be "
+                "recomputed; that job will use the newest rules."
+            )
+            % {"programmes": jobs.programme_names(waiting)},
+            messages.INFO,
+        )
 
-    report = sql.rematch(slugs=list(queryset.values_list("slug", flat=True)))
-    modeladmin.message_user(request, report.describe(), messages.INFO)
+
+@admin.action(description=_("Mark sources verified"), permissions=["change"])
+def mark_sources_verified(
+    modeladmin: ProgrammeAdmin, request: HttpRequest, queryset: QuerySet[Programme]
+) -> None:
+    """Set "last verified on" to today and take each link's latest content as verified."""
+    programmes = list(queryset.order_by("slug"))
+    link_checks.mark_verified(programmes)
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "Marked the sources of %(count)s programme verified today (%(date)s).",
+            "Marked the sources of %(count)s programmes verified today (%(date)s).",
+            len(programmes),
+        )
+        % {"count": len(programmes), "date": timezone.localdate().isoformat()},
+        messages.SUCCESS,
+    )
 
 
 @admin.register(Programme)
-class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
+class ProgrammeAdmin(
+    rule_preview.RulePreviewMixin, PartnerScopedAdmin, ImpactMixin, SimpleHistoryAdmin
+):
     form = ProgrammeForm
-    actions = [rematch_selected]
+    partner_lookup = "provider_id"  # partners: their own provider's programmes only
+    actions = [rematch_selected, mark_sources_verified]
     inlines = [CriterionInline, SourceInline]
     list_display = [
         "slug",
@@ -376,10 +520,17 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
         "closes_on",
         "status",
         "criteria_count",
+        "needs_checking",
     ]
-    list_filter = ["provider", "status", OpenNowFilter]
+    list_filter = ["provider", "status", OpenNowFilter, NeedsCheckingFilter]
     search_fields = ["slug", "name_en", "name_zh_hans", "summary_en", "summary_zh_hans"]
-    readonly_fields = ["updated_at", "rule_history", "scenario_results"]
+    readonly_fields = [
+        "updated_at",
+        "rule_history",
+        "scenario_results",
+        "link_status",
+        "owner_reports",
+    ]
     fieldsets = [
         (
             None,
@@ -424,7 +575,9 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
                 ]
             },
         ),
+        (_("Link checks"), {"fields": ["link_status"]}),
         (_("Scenarios"), {"fields": ["scenario_results"]}),
+        (_("Owners' reports"), {"fields": ["owner_reports"]}),
         (_("Rule changes"), {"fields": ["rule_history", "updated_at"]}),
     ]
 
@@ -433,12 +586,26 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
             super()
             .get_queryset(request)
             .select_related("provider")
-            .prefetch_related("criteria")
+            .prefetch_related("criteria", "sources", "link_checks")
         )
+
+    def provider_of(self, obj: Programme) -> int | None:
+        return obj.provider_id
 
     @admin.display(description=_("criteria"))
     def criteria_count(self, obj: Programme) -> int:
         return len(obj.criteria.all())
+
+    @admin.display(description=_("sources need checking"))
+    def needs_checking(self, obj: Programme) -> str | None:
+        return link_checks.reasons_sentence(obj) or None
+
+    @admin.display(description=_("latest check of each link"))
+    def link_status(self, obj: Programme) -> str:
+        """Show each of the programme's links with its latest check."""
+        if not obj.pk:
+            return "-"
+        return render_link_checks(obj)
 
     @admin.display(description=_("recent rule changes"))
     def rule_history(self, obj: Programme) -> str:
@@ -482,7 +649,7 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
             return "-"
         catalogue = store.current_catalogue()
         try:
-            loaded = scenarios.load_scenarios(
+            loaded = saved_scenarios.all_scenarios(
                 programmes=[p.slug for p in catalogue.programmes]
             )
         except scenarios.ScenarioError as error:
@@ -495,6 +662,26 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
             (s for s in loaded if s.programme == obj.slug), catalogue.programmes
         )
         return render_scenarios(results)
+
+    @admin.display(description=_("wrong-answer reports"))
+    def owner_reports(self, obj: Programme) -> str:
+        """Link to the owners' reports on this programme, and say how many there are."""
+        if not obj.pk:
+            return "-"
+        count = WrongAnswerReport.objects.filter(programme=obj).count()
+        if not count:
+            return gettext("No owner has reported a wrong answer.")
+        return format_html(
+            '<a href="{}?{}">{}</a>',
+            reverse("admin:programs_wronganswerreport_changelist"),
+            urlencode({"programme__id__exact": obj.pk}),
+            ngettext(
+                "%(count)s report of a wrong answer",
+                "%(count)s reports of a wrong answer",
+                count,
+            )
+            % {"count": count},
+        )
 
     def save_model(
         self, request: HttpRequest, obj: Programme, form: ProgrammeForm, change: bool
@@ -511,6 +698,7 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
     ) -> None:
         super().save_related(request, form, formsets, change)
         self.report_impact(request, form.instance.pk)
+        warn_long_texts(request, form.instance)
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -553,6 +741,100 @@ class ProgrammeAdmin(ImpactMixin, SimpleHistoryAdmin):
         return TemplateResponse(
             request, "admin/programs/programme/impact.html", context
         )
+
+
+def link_html(url: str) -> str:
+    """Return a stored link as a link when it is a web address, else as text."""
+    address = link_checks.web_address(url)
+    if address is None:
+        return format_html("{}", url)
+    return format_html('<a href="{}" rel="noreferrer">{}</a>', address, url)
+
+
+def link_result_html(link: link_checks.Link, row: LinkCheck | None) -> str:
+    """Return a link's latest check as one table row's cells."""
+    if row is None:
+        return format_html("<td>{}</td><td></td><td></td>", gettext("not checked yet"))
+    result = (
+        row.get_error_display()
+        if row.error
+        else gettext("HTTP %(status)s") % {"status": row.status_code}
+    )
+    if row.broke_since_verified:
+        state = gettext("link broken")
+    elif row.broken:
+        state = gettext("already broken when verified")
+    elif row.changed_since_verified:
+        state = gettext("content changed since verified")
+    else:
+        state = gettext("unchanged since verified")
+    moved = (
+        format_html(
+            '<div class="quiet small">{} {}</div>',
+            gettext("ends at"),
+            link_html(row.final_url),
+        )
+        if row.final_url and row.final_url != link_checks.web_address(link.url)
+        else ""
+    )
+    detail = (
+        format_html('<div class="quiet small">{}</div>', row.error_detail)
+        if row.error_detail
+        else ""
+    )
+    return format_html(
+        "<td>{}{}{}</td><td><strong>{}</strong></td><td>{}</td>",
+        result,
+        moved,
+        detail,
+        state,
+        timezone.localtime(row.checked_at).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def render_link_checks(programme: Programme) -> str:
+    """Return the programme's links and their latest checks as a table."""
+    checks = link_checks.current_checks(programme)
+    if not checks:
+        return gettext("This programme has no links to check.")
+    reasons = link_checks.reasons_sentence(programme)
+    summary = (
+        gettext("Sources need checking: %(reasons)s.") % {"reasons": reasons}
+        if reasons
+        else gettext("Nothing to check.")
+    )
+    return format_html(
+        '<p>{}</p><p class="quiet small">{}</p>'
+        '<table class="link-checks"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        summary,
+        gettext(
+            "Links are checked by a scheduled job. After reading the sources "
+            "again, select the programme on the programme list and use the "
+            "action “Mark sources verified”."
+        ),
+        format_html_join(
+            "",
+            '<th scope="col">{}</th>',
+            (
+                (pgettext("link check table heading", "Link"),),
+                (pgettext("link check table heading", "Result"),),
+                (pgettext("link check table heading", "Since verified"),),
+                (pgettext("link check table heading", "Checked at"),),
+            ),
+        ),
+        format_html_join(
+            "",
+            "<tr><td>{}<div>{}</div></td>{}</tr>",
+            (
+                (
+                    LinkCheck.Kind(link.kind).label,
+                    link_html(link.url),
+                    link_result_html(link, row),
+                )
+                for link, row in checks
+            ),
+        ),
+    )
 
 
 def decided_by_text(fields: Iterable[str]) -> str:
@@ -644,10 +926,11 @@ def render_scenarios(results: list[scenarios.ScenarioResult]) -> str:
 
 
 @admin.register(Criterion)
-class CriterionAdmin(ImpactMixin, SimpleHistoryAdmin):
+class CriterionAdmin(PartnerScopedAdmin, ImpactMixin, SimpleHistoryAdmin):
     """Criteria on their own, so that each has a history that can be reverted."""
 
     form = CriterionForm
+    partner_lookup = "programme__provider_id"
     list_display = [
         "programme",
         "group",
@@ -666,12 +949,20 @@ class CriterionAdmin(ImpactMixin, SimpleHistoryAdmin):
     ]
     list_select_related = ["programme"]
 
+    def provider_of(self, obj: Criterion) -> int | None:
+        return (
+            Programme.objects.filter(pk=obj.programme_id)
+            .values_list("provider_id", flat=True)
+            .first()
+        )
+
     def save_model(
         self, request: HttpRequest, obj: Criterion, form: CriterionForm, change: bool
     ) -> None:
         self.remember_rules(request, obj.programme_id)
         super().save_model(request, obj, form, change)
         self.report_impact(request, obj.programme_id)
+        warn_long_texts(request, obj.programme)
 
 
 def not_partner(request: HttpRequest) -> bool:
@@ -841,8 +1132,19 @@ class StoredResultAdmin(admin.ModelAdmin):
             "chart_runway": charts.svg(charts.runway_vs_survey(summary)),
             "query": urlencode(report_filters.as_query()),
             "partner": match_report.partner_provider_id(request.user) is not None,
+            "edition": edition_date(store.current_catalogue()),
+            "recomputing": jobs.recompute_notices(
+                jobs.unfinished_recomputes(self.report_programmes(request))
+            ),
         }
         return TemplateResponse(request, "admin/programs/match_report.html", context)
+
+    def report_programmes(self, request: HttpRequest) -> QuerySet[Programme]:
+        """Return the programmes the user's report covers (a partner: their own)."""
+        programmes = Programme.objects.all()
+        if (provider_id := match_report.partner_provider_id(request.user)) is not None:
+            programmes = programmes.filter(provider_id=provider_id)
+        return programmes
 
     def report_export(self, request: HttpRequest, fmt: str) -> HttpResponseBase:
         match_report.check_access(request.user)
@@ -874,6 +1176,12 @@ class StoredResultAdmin(admin.ModelAdmin):
         raise Http404("Unknown export format.")
 
 
+def edition_date(catalogue: store.Catalogue) -> str:
+    """Return the date the catalogue's sources were last checked, as staff read it."""
+    checked_on = matching.catalogue_checked_on(catalogue.programmes)
+    return checked_on.isoformat() if checked_on else "—"
+
+
 def describe_filters(report_filters: match_report.ReportFilters) -> str:
     parts = [f"{name}={value}" for name, value in report_filters.as_query().items()]
     return ", ".join(parts) if parts else gettext("no filters: every row you may see")
@@ -881,9 +1189,29 @@ def describe_filters(report_filters: match_report.ReportFilters) -> str:
 
 @admin.register(PartnerAccount)
 class PartnerAccountAdmin(admin.ModelAdmin):
+    """Who is a partner of which provider: never for partners, who could move themselves."""
+
     list_display = ["user", "provider"]
     list_select_related = ["user", "provider"]
     autocomplete_fields = ["user"]
+
+    def has_view_permission(
+        self, request: HttpRequest, obj: PartnerAccount | None = None
+    ) -> bool:
+        return not_partner(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not_partner(request) and super().has_add_permission(request)
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: PartnerAccount | None = None
+    ) -> bool:
+        return not_partner(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: PartnerAccount | None = None
+    ) -> bool:
+        return not_partner(request) and super().has_delete_permission(request, obj)
 
 
 @admin.action(description=_("Revoke selected keys"), permissions=["change"])
@@ -957,3 +1285,528 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: ApiKey | None = None
     ) -> bool:
         return False  # revoke instead, so the record of who had a key stays
+
+
+@admin.register(BackgroundJob)
+class BackgroundJobAdmin(admin.ModelAdmin):
+    """Background jobs, read only: what, for which programme, how far, what was found."""
+
+    list_display = [
+        "kind",
+        "programme",
+        "state",
+        "progress",
+        "enqueued_at",
+        "started_at",
+        "finished_at",
+        "result",
+    ]
+    list_filter = ["kind", "state", "programme"]
+    list_select_related = ["programme"]
+    fields = readonly_fields = (
+        "kind",
+        "programme",
+        "state",
+        "progress",
+        "result",
+        "requested_by",
+        "enqueued_at",
+        "started_at",
+        "finished_at",
+        "task_id",
+    )
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: BackgroundJob) -> str:
+        return jobs.describe_progress(obj)
+
+    @admin.display(description=_("result"))
+    def result(self, obj: BackgroundJob) -> str:
+        return jobs.describe_result(obj) or "—"
+
+    def has_view_permission(
+        self, request: HttpRequest, obj: BackgroundJob | None = None
+    ) -> bool:
+        return not_partner(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: BackgroundJob | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: BackgroundJob | None = None
+    ) -> bool:
+        return False
+
+
+# -- owners' wrong-answer reports, and scenarios made from them ------------------------
+
+
+def saved_scenario_result(row: SavedScenario) -> scenarios.ScenarioResult | str:
+    """Return a saved scenario run against the catalogue now, or why it cannot run."""
+    catalogue = store.current_catalogue()
+    try:
+        (scenario,) = saved_scenarios.load_saved_scenarios(
+            rows=[row], programmes=[p.slug for p in catalogue.programmes]
+        )
+    except scenarios.ScenarioError as error:
+        return " ".join(error.problems)
+    return scenarios.run_scenarios([scenario], catalogue.programmes)[0]
+
+
+class SavedScenarioForm(forms.ModelForm):
+    """A scenario's fields, checked as the scenario file's entries are.
+
+    The instance carries its programme (the report's, or its own when edited).
+    """
+
+    decided_by = forms.ChoiceField(
+        label=_("decided by"),
+        required=False,
+        help_text=_(
+            "Optional: the answer that must be among those that decide the outcome."
+        ),
+    )
+
+    class Meta:
+        model = SavedScenario
+        fields = [
+            "name",
+            "description",
+            "as_of",
+            "profile",
+            "expected",
+            "decided_by",
+            "availability",
+            "fact",
+            "source",
+        ]
+        widgets = {
+            "profile": forms.Textarea(attrs={"rows": 6, "cols": 90}),
+            "description": forms.TextInput(attrs={"size": 90}),
+            "fact": forms.TextInput(attrs={"size": 90}),
+            "source": forms.TextInput(attrs={"size": 90}),
+        }
+        help_texts = {
+            "name": _(
+                "Unique within the programme; messages name it “programme/name”."
+            ),
+            "description": _("One sentence: who the business is and what it gets."),
+            "profile": _(
+                "The answers, as the JSON API takes them; leave a field out for "
+                "“not answered”."
+            ),
+            "expected": _("The tier the facts say this business gets."),
+            "fact": _("The fact or rule the expected tier follows from, in one line."),
+            "source": _("Where that fact is documented."),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast("forms.ChoiceField", self.fields["decided_by"])
+        field.choices = [
+            ("", "---------"),
+            (scenarios.DISCRETION, gettext("the provider's own selection")),
+            *(
+                (name, capfirst(str(contract.FIELDS[name].label)))
+                for name in contract.CRITERION_FIELDS
+            ),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        programme, name = self.instance.programme, cleaned["name"]
+        try:
+            in_file = {s.label for s in scenarios.load_scenarios()}
+        except scenarios.ScenarioError:
+            in_file = set()  # the file's own problems are shown where it is run
+        taken = SavedScenario.objects.filter(programme=programme, name=name).exclude(
+            pk=self.instance.pk
+        )
+        if f"{programme.slug}/{name}" in in_file or taken.exists():
+            self.add_error(
+                "name",
+                gettext("This programme already has a scenario of this name."),
+            )
+            return cleaned
+        row = SavedScenario(
+            programme=programme, **{k: cleaned.get(k) for k in self.Meta.fields}
+        )
+        try:
+            (scenario,) = saved_scenarios.load_saved_scenarios(rows=[row])
+        except scenarios.ScenarioError as error:
+            raise forms.ValidationError(error.problems) from error
+        # Kept as the file writes it: the answered fields only.
+        cleaned["profile"] = saved_scenarios.profile_data(scenario.profile)
+        return cleaned
+
+
+def report_scenario_initial(report: WrongAnswerReport) -> dict[str, Any]:
+    """Return a new scenario's fields as a report fills them in."""
+    profile = (
+        {k: v for k, v in report.profile.items() if v not in (None, "", [])}
+        if report.profile
+        else None
+    )
+    return {
+        "name": f"report-{report.pk}",
+        "description": Truncator(report.sentence).chars(250),
+        "as_of": report.as_of,
+        "profile": profile,
+        "source": f"wrong-answer report {report.pk} ({report.created_at:%Y-%m-%d})",
+    }
+
+
+@admin.action(description=_("Make a scenario"), permissions=["make_scenario"])
+def make_scenario(
+    modeladmin: WrongAnswerReportAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[WrongAnswerReport],
+) -> HttpResponseBase | None:
+    """Open the make-a-scenario form for the one report chosen."""
+    chosen = list(queryset[:2])
+    if len(chosen) != 1:
+        modeladmin.message_user(
+            request, gettext("Choose one report to make a scenario."), messages.WARNING
+        )
+        return None
+    return redirect("admin:programs_wronganswerreport_scenario", chosen[0].pk)
+
+
+@admin.register(WrongAnswerReport)
+class WrongAnswerReportAdmin(PartnerScopedAdmin, admin.ModelAdmin):
+    """Owners' reports of wrong answers, per programme; a partner sees their own
+    provider's programmes only, and never an owner's answers."""
+
+    partner_lookup = "programme__provider_id"
+
+    list_display = [
+        "created_at",
+        "programme",
+        "short_sentence",
+        "consented",
+        "as_of",
+        "snapshot_summary",
+    ]
+    list_filter = [("programme", admin.RelatedOnlyFieldListFilter), "consented"]
+    list_select_related = ["programme"]
+    search_fields = ["sentence"]
+    date_hierarchy = "created_at"
+    actions = [make_scenario]
+    #: What a partner is not shown: the owner's answers, what they gave, and
+    #: the scenarios made of them (staff only).
+    ANSWERS = ("answers", "result_shown", "scenarios_made")
+    FIELDS: tuple[str, ...] = (
+        "programme",
+        "created_at",
+        "sentence",
+        "consented",
+        "as_of",
+        "catalogue_version",
+        "catalogue_edition",
+        "language",
+        "answers",
+        "result_shown",
+        "scenarios_made",
+    )
+    fields = FIELDS
+    readonly_fields = FIELDS
+
+    def provider_of(self, obj: WrongAnswerReport) -> int:
+        return obj.programme.provider_id
+
+    def get_fields(
+        self, request: HttpRequest, obj: WrongAnswerReport | None = None
+    ) -> tuple[str, ...]:
+        if not_partner(request):
+            return self.FIELDS
+        return tuple(f for f in self.FIELDS if f not in self.ANSWERS)
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        shown = tuple(str(f) for f in self.list_display)
+        if not_partner(request):
+            return shown
+        return tuple(f for f in shown if f != "snapshot_summary")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: WrongAnswerReport | None = None
+    ) -> bool:
+        return False  # what an owner sent stays as they sent it
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WrongAnswerReport | None = None
+    ) -> bool:
+        return not_partner(request) and super().has_delete_permission(request, obj)
+
+    def has_make_scenario_permission(self, request: HttpRequest) -> bool:
+        return not_partner(request) and request.user.has_perm(
+            "programs.add_savedscenario"
+        )
+
+    @admin.display(description=_("what looks wrong"))
+    def short_sentence(self, obj: WrongAnswerReport) -> str:
+        return Truncator(obj.sentence).chars(80)
+
+    @admin.display(description=_("what was kept"))
+    def snapshot_summary(self, obj: WrongAnswerReport) -> str:
+        if not obj.consented or not obj.shown:
+            return gettext("no answers")
+        tier = matching.Tier(obj.shown["tier"])
+        answered = sum(v not in (None, "", []) for v in (obj.profile or {}).values())
+        return ngettext(
+            "%(count)s answer; shown: %(tier)s",
+            "%(count)s answers; shown: %(tier)s",
+            answered,
+        ) % {"count": answered, "tier": tier.label}
+
+    @admin.display(description=_("answers"))
+    def answers(self, obj: WrongAnswerReport) -> str:
+        if not obj.profile:
+            return gettext("Not kept: the owner did not consent.")
+        answered = {
+            name: value
+            for name, value in obj.profile.items()
+            if name in contract.FIELDS and value not in (None, "", [])
+        }
+        try:
+            profile = contract.parse_profile(answered)
+        except contract.ProfileError:  # the contract changed since: as kept
+            values = {name: str(value) for name, value in answered.items()}
+        else:
+            values = {
+                name: contract.display_value(name, getattr(profile, name))
+                for name in answered
+            }
+        rows = [
+            (capfirst(str(contract.FIELDS[name].label)), values[name])
+            for name in answered
+        ]
+        return format_html(
+            "<dl>{}</dl>",
+            format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows),
+        )
+
+    @admin.display(description=_("result as shown"))
+    def result_shown(self, obj: WrongAnswerReport) -> str:
+        if not obj.shown:
+            return gettext("Not kept: the owner did not consent.")
+        marks = {"met": "✓", "not_met": "✗", "unknown": "?"}
+        return format_html(
+            "<p><strong>{}</strong> · {}</p><ul>{}</ul>",
+            matching.Tier(obj.shown["tier"]).label,
+            matching.AVAILABILITY_LABELS[
+                matching.Availability(obj.shown["availability"])
+            ],
+            format_html_join(
+                "",
+                "<li>{} {}</li>",
+                (
+                    (marks.get(r["state"], "·"), r["text"])
+                    for r in obj.shown.get("reasons", [])
+                ),
+            ),
+        )
+
+    @admin.display(description=_("scenarios made from it"))
+    def scenarios_made(self, obj: WrongAnswerReport) -> str:
+        made = list(obj.scenarios.all())
+        if not made:
+            return "-"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:programs_savedscenario_change", args=[s.pk]), s.name)
+                for s in made
+            ),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/scenario/",
+                self.admin_site.admin_view(self.make_scenario_view),
+                name="programs_wronganswerreport_scenario",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = extra_context or {}
+        if self.has_make_scenario_permission(request):
+            extra_context["make_scenario_url"] = reverse(
+                "admin:programs_wronganswerreport_scenario", args=[object_id]
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def make_scenario_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Make a scenario from a report: its answers and date filled in, the tier
+        and the fact the admin's; saved, it runs with every other scenario."""
+        if not self.has_make_scenario_permission(request):
+            raise PermissionDenied
+        report = self.get_object(request, object_id)
+        if report is None:
+            raise Http404("No such report.")
+        instance = SavedScenario(
+            programme=report.programme,
+            report=report,
+            created_by=cast("User", request.user),
+        )
+        if request.method == "POST":
+            form = SavedScenarioForm(request.POST, instance=instance)
+            if form.is_valid():
+                try:
+                    with transaction.atomic():
+                        row = form.save()
+                except IntegrityError:  # the same name, saved a moment before
+                    form.add_error(
+                        "name",
+                        gettext("This programme already has a scenario of this name."),
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        gettext(
+                            "Scenario “%(name)s” saved: it now runs with every check "
+                            "of the scenarios."
+                        )
+                        % {"name": row.name},
+                        messages.SUCCESS,
+                    )
+                    return redirect("admin:programs_savedscenario_change", row.pk)
+        else:
+            form = SavedScenarioForm(
+                instance=instance, initial=report_scenario_initial(report)
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Make a scenario"),
+            "opts": self.model._meta,
+            "report": report,
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(
+            request, "admin/programs/wronganswerreport/make_scenario.html", context
+        )
+
+
+@admin.action(description=_("Export selected as TOML"), permissions=["view"])
+def export_toml(
+    modeladmin: SavedScenarioAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[SavedScenario],
+) -> TemplateResponse:
+    """Show the chosen scenarios as scenarios.toml entries, to paste into the file."""
+    rows = queryset.select_related("programme").order_by("programme__slug", "name")
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": gettext("Scenarios as TOML"),
+        "opts": modeladmin.model._meta,
+        "toml": saved_scenarios.toml_text(rows),
+    }
+    return TemplateResponse(
+        request, "admin/programs/savedscenario/export_toml.html", context
+    )
+
+
+@admin.register(SavedScenario)
+class SavedScenarioAdmin(admin.ModelAdmin):
+    """Scenarios made in the admin: run with the file's, exported as TOML; staff only."""
+
+    form = SavedScenarioForm
+    list_display = ["name", "programme", "expected", "as_of", "passes_now", "report"]
+    list_filter = [("programme", admin.RelatedOnlyFieldListFilter), "expected"]
+    list_select_related = ["programme", "report"]
+    search_fields = ["name", "description", "fact"]
+    actions = [export_toml]
+    readonly_fields = [
+        "programme",
+        "report",
+        "created_by",
+        "created_at",
+        "result_now",
+        "as_toml",
+    ]
+    fieldsets = [
+        (None, {"fields": ["programme", "report", "created_by", "created_at"]}),
+        (
+            _("Scenario"),
+            {
+                "fields": [
+                    "name",
+                    "description",
+                    "as_of",
+                    "profile",
+                    "expected",
+                    "decided_by",
+                    "availability",
+                    "fact",
+                    "source",
+                ]
+            },
+        ),
+        (_("Result now"), {"fields": ["result_now"]}),
+        (_("For scenarios.toml"), {"fields": ["as_toml"]}),
+    ]
+
+    def has_view_permission(
+        self, request: HttpRequest, obj: SavedScenario | None = None
+    ) -> bool:
+        return not_partner(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made from a report ("Make a scenario"), or written in the file
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: SavedScenario | None = None
+    ) -> bool:
+        return not_partner(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: SavedScenario | None = None
+    ) -> bool:
+        return not_partner(request) and super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("passes now"), boolean=True)
+    def passes_now(self, obj: SavedScenario) -> bool | None:
+        result = saved_scenario_result(obj)
+        return None if isinstance(result, str) else result.passed
+
+    @admin.display(description=_("result now"))
+    def result_now(self, obj: SavedScenario) -> str:
+        if not obj.pk:
+            return "-"
+        result = saved_scenario_result(obj)
+        if isinstance(result, str):
+            return format_html('<p class="errornote">{}</p>', result)
+        return render_scenarios([result])
+
+    @admin.display(description=_("as TOML"))
+    def as_toml(self, obj: SavedScenario) -> str:
+        if not obj.pk:
+            return "-"
+        return format_html(
+            '<textarea readonly rows="14" cols="100" class="vLargeTextField">{}</textarea>'
+            '<p class="help">{}</p>',
+            saved_scenarios.toml_text([obj]),
+            gettext(
+                "Paste this into programs/catalogue/scenarios.toml to make it part of "
+                "the code; from then on the file's copy is the one run."
+            ),
+        )

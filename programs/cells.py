@@ -1,4 +1,8 @@
-"""Spreadsheet cells that cannot run: the formula guard of every CSV and XLSX."""
+"""Spreadsheet cells that cannot run: the formula guard of every CSV.
+
+XLSX needs none: its text cells are string cells, which a spreadsheet never
+evaluates, so they keep the text as typed.
+"""
 
 from __future__ import annotations
 

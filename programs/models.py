@@ -228,6 +228,90 @@ class Source(models.Model):
         return self.title
 
 
+class LinkCheck(models.Model):
+    """The latest check of one of a programme's links, and its state when verified.
+
+    One row per programme, kind and address (``manage.py check_sources``
+    writes them; ``programs.catalogue.link_checks`` says what they mean).
+    Rows are tied to the address, not to a ``Source`` row: the catalogue
+    loader deletes and recreates a programme's sources whenever the
+    programme changes, which would take rows hung on them along; by address
+    a check survives that, and a source whose address changed gets a new
+    row. Rows of addresses the programme no longer has are ignored, and
+    deleted by the next check.
+
+    ``verified_hash`` is the content hash the link had when an admin last
+    marked the programme's sources verified (``verified_at``); "changed"
+    means the latest content differs from it. A link never verified takes
+    its first successful check as that baseline, so changes are noticed from
+    the first check on. Verified while broken (empty ``verified_hash``, set
+    ``verified_at``): the admin accepted it as gone, and it is not flagged
+    as broken again until it has worked once.
+    """
+
+    class Kind(models.TextChoices):
+        SOURCE = "source", _("source")
+        APPLY = "apply", _("application link")
+
+    class Error(models.TextChoices):
+        TIMEOUT = "timeout", _("timed out")
+        DNS = "dns", _("domain name not found")
+        TLS = "tls", _("secure connection (TLS) failed")
+        REFUSED = "refused", _("connection refused")
+        INVALID = "invalid", _("not a web address")
+        OTHER = "other", _("could not be loaded")
+
+    programme = models.ForeignKey(
+        Programme,
+        models.CASCADE,
+        related_name="link_checks",
+        verbose_name=_("programme"),
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind)
+    url = models.CharField(_("address"), max_length=300)
+    status_code = models.PositiveSmallIntegerField(
+        _("HTTP status"), null=True, blank=True
+    )
+    error = models.CharField(_("error"), max_length=8, choices=Error, blank=True)
+    error_detail = models.CharField(_("error detail"), max_length=300, blank=True)
+    final_url = models.CharField(_("final address"), max_length=2000, blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    checked_at = models.DateTimeField(_("checked at"))
+    verified_hash = models.CharField(
+        _("content hash when verified"), max_length=64, blank=True
+    )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["programme", "kind", "url"]
+        verbose_name = _("link check")
+        verbose_name_plural = _("link checks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme", "kind", "url"], name="one_check_per_link"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def broken(self) -> bool:
+        """Return whether the latest check failed: an error, or HTTP status 400 or more."""
+        return bool(self.error) or (self.status_code or 0) >= 400
+
+    @property
+    def broke_since_verified(self) -> bool:
+        """Return whether the link is broken, unless it was already broken when verified."""
+        accepted = self.verified_at is not None and not self.verified_hash
+        return self.broken and not accepted
+
+    @property
+    def changed_since_verified(self) -> bool:
+        """Return whether the link works and its content differs from the verified one."""
+        return not self.broken and self.content_hash != self.verified_hash
+
+
 class BusinessProfile(models.Model):
     """A stored profile: the contract's answers plus the derived fields.
 
@@ -650,3 +734,175 @@ class PurgedTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} · {self.programme_id or self.provider_id or '*'} · {self.profiles}"
+
+
+class BackgroundJob(models.Model):
+    """Long work done by a worker (``manage.py db_worker``), with its progress.
+
+    The task queue (django-tasks) runs the work and keeps the task's own
+    status; this row adds what the admin and the match report show: what
+    the job is for, how far it got and what it found. ``task_id`` is the
+    task result's id.
+    """
+
+    class Kind(models.TextChoices):
+        RECOMPUTE = "recompute", _("recompute stored results")
+        ALERTS = "alerts", _("send match alerts")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("waiting for a worker")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(_("job"), max_length=16, choices=Kind)
+    programme = models.ForeignKey(
+        Programme,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="jobs",
+        verbose_name=_("programme"),
+    )
+    state = models.CharField(
+        _("state"), max_length=8, choices=State, default=State.QUEUED
+    )
+    task_id = models.CharField(_("task id"), max_length=64, blank=True)
+    done = models.PositiveBigIntegerField(_("done so far"), default=0)
+    total = models.PositiveBigIntegerField(_("total"), null=True, blank=True)
+    #: Figures of what the job found, rendered in the reader's language.
+    figures = models.JSONField(_("figures"), default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    enqueued_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-enqueued_at", "-pk"]
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+        # The match report asks for the unfinished jobs on every view.
+        indexes = [models.Index(fields=["state"], name="job_state")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class WrongAnswerReport(models.Model):
+    """An owner's word that a result looks wrong, from a results card.
+
+    Always kept: the sentence, the programme, the as-of date and the
+    catalogue the answer came from. Only with the owner's consent
+    (``consented``): their answers (``profile``, the contract's
+    ``Profile.to_dict()``) and the result as shown (``shown``: tier, outcome,
+    near miss, availability and the reasons on the card). A report sent
+    from kept results belongs to that profile and goes when it is deleted.
+    ``programs.journey.feedback`` writes them.
+    """
+
+    programme = models.ForeignKey(
+        Programme,
+        models.CASCADE,
+        related_name="wrong_answer_reports",
+        verbose_name=_("programme"),
+    )
+    kept_profile = models.ForeignKey(
+        BusinessProfile,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="wrong_answer_reports",
+        verbose_name=_("kept profile"),
+    )
+    sentence = models.TextField(_("what looks wrong"), max_length=1000)
+    consented = models.BooleanField(_("answers kept with consent"), default=False)
+    as_of = models.DateField(_("as of"))
+    catalogue_version = models.CharField(_("catalogue version"), max_length=12)
+    catalogue_edition = models.CharField(
+        _("catalogue edition"), max_length=100, blank=True
+    )
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    profile = models.JSONField(_("answers"), null=True, blank=True)
+    shown = models.JSONField(_("result as shown"), null=True, blank=True)
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("wrong-answer report")
+        verbose_name_plural = _("wrong-answer reports")
+        indexes = [
+            models.Index(fields=["programme", "-created_at"], name="wrongreport_prog")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} · {self.programme_id} · {self.created_at:%Y-%m-%d}"
+
+
+class SavedScenario(models.Model):
+    """A scenario made in the admin, usually from an owner's report.
+
+    The same fields as a scenario in ``programs/catalogue/scenarios.toml``;
+    ``manage.py check_scenarios`` and the programme's change page run these
+    beside the file's (``programs.catalogue.saved_scenarios``). Its TOML
+    can be pasted into the file, after which the file's copy is run instead.
+    """
+
+    programme = models.ForeignKey(
+        Programme,
+        models.CASCADE,
+        related_name="saved_scenarios",
+        verbose_name=_("programme"),
+    )
+    name = models.SlugField(_("name"), max_length=80)
+    description = models.CharField(_("description"), max_length=300)
+    as_of = models.DateField(_("as of"))
+    profile = models.JSONField(_("answers"))
+    expected = models.CharField(
+        _("expected tier"), max_length=20, choices=matching.Tier.choices()
+    )
+    decided_by = models.CharField(_("decided by"), max_length=40, blank=True)
+    availability = models.CharField(
+        _("availability"),
+        max_length=16,
+        blank=True,
+        choices=[(a.value, label) for a, label in matching.AVAILABILITY_LABELS.items()],
+    )
+    fact = models.CharField(_("fact or reason"), max_length=500)
+    source = models.CharField(_("source"), max_length=300)
+    report = models.ForeignKey(
+        WrongAnswerReport,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scenarios",
+        verbose_name=_("from report"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("made by"),
+    )
+    created_at = models.DateTimeField(_("made at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["programme", "name"]
+        verbose_name = _("saved scenario")
+        verbose_name_plural = _("saved scenarios")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme", "name"], name="saved_scenario_name_per_programme"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

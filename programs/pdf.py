@@ -112,6 +112,9 @@ ALERTS = {
     "info": (colors.HexColor("#087990"), colors.HexColor("#cff4fc")),
 }
 MARGIN = 16 * mm
+BOTTOM_MARGIN = MARGIN + 4 * mm  # room for the footer
+#: The height a page holds: A4 less the margins and the frame's 6 pt paddings.
+FRAME_HEIGHT = A4[1] - MARGIN - BOTTOM_MARGIN - 2 * 6
 CONTENT_WIDTH = A4[0] - 2 * MARGIN
 LABEL_WIDTH = 34 * mm
 
@@ -222,8 +225,35 @@ def boxed(flowables: list[Any], kind: str) -> Table:
     return table
 
 
+class FlowingTable(Table):
+    """A table whose rows stay whole, except a row taller than a page, which flows on.
+
+    ReportLab moves a row that does not fit to the next page, and fails with
+    ``LayoutError`` on a row taller than a whole page (a programme text of
+    some thousands of characters in one cell). Such a table splits inside
+    rows instead (``splitInRow``), its paragraphs across pages, line by
+    line. (No least height on either side of a break: a row only just
+    taller than a page would then have no place to break at all.) A table
+    whose rows all fit on a page is laid out exactly as a plain ``Table``.
+    """
+
+    def split(self, availWidth: float, availHeight: float) -> list[Any]:
+        self._calc(availWidth, availHeight)
+        heights = self._rowHeights
+        # The tallest row with the heading rows repeated above it on a page.
+        needed = max(heights, default=0) + sum(heights[: self.repeatRows])
+        self.splitInRow = 1 if needed > FRAME_HEIGHT else 0
+        return super().split(availWidth, availHeight)
+
+
 def grid(rows: list[list[Any]], widths: list[float], *, header: bool = False) -> Table:
-    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    """Return a table of label and value rows; one taller than a page flows on."""
+    table = FlowingTable(
+        rows,
+        colWidths=widths,
+        repeatRows=1 if header else 0,
+        hAlign="LEFT",
+    )
     commands = [
         ("FONTNAME", (0, 0), (-1, -1), FONT_NAME),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -248,7 +278,7 @@ def build(story: list[Any], *, title: str, font: str, disclaimer: str) -> bytes:
         leftMargin=MARGIN,
         rightMargin=MARGIN,
         topMargin=MARGIN,
-        bottomMargin=MARGIN + 4 * mm,
+        bottomMargin=BOTTOM_MARGIN,
         title=title,
         author="ReliefMatch",
         lang=get_language() or "en",

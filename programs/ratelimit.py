@@ -7,16 +7,21 @@ client address answers 429 with ``Retry-After`` and templates/429.html, before
 the view runs, so nothing of it is stored. GET and HEAD are never counted.
 
 The count is ``throttle_hit``, the API's own fixed-window upsert, so
-every gunicorn process shares it; the address is ``reliefmatch.middleware.client_ip``,
-the API's rule (X-Forwarded-For only with DJANGO_NUM_PROXIES above 0). Every
+every gunicorn process shares it; the address is ``reliefmatch.middleware.client_ip``
+(X-Forwarded-For only from DJANGO_TRUSTED_PROXIES). Every
 wrapped view (the form, its unsaved report download, and the edit, answer,
-email and delete forms behind a private link) shares one allowance per address. The setting is read on each
+email and delete forms behind a private link, and the wrong-answer reports) shares one allowance per address. The setting is read on each
 request; empty or "0" turns the limit off.
+
+The same count also limits wrong API keys per address (``failures_wait``,
+``failure_count``) and "Email me my link" per recipient and per address a day
+(``link_email_allowed``).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -84,6 +89,71 @@ def form_rate_limited(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def throttle_count(*, key: str, period: int) -> tuple[int, int]:
+    """Return (what was counted for `key` in the current window, seconds left); count nothing."""
+    now = int(time.time())
+    window = now - now % period
+    count = (
+        ThrottleCount.objects.filter(key=key[:120], window=window)
+        .values_list("count", flat=True)
+        .first()
+    )
+    return count or 0, window + period - now
+
+
+# -- failures per address: wrong API keys -------------------------------------------
+
+
+def failures_wait(*, scope: str, address: str, rate: str) -> int | None:
+    """Return the seconds to wait when `address` already failed `rate` times, else None.
+
+    Counts nothing: a request refused here was never checked, so a client
+    over the limit learns nothing more, even with a right key, until the
+    window ends. ``failure_count`` counts a failure.
+    """
+    parsed = parse_rate(rate)
+    if parsed is None:
+        return None
+    limit, period = parsed
+    count, retry_after = throttle_count(key=f"{scope}:{address}", period=period)
+    return max(1, retry_after) if count >= limit else None
+
+
+def failure_count(*, scope: str, address: str, rate: str) -> None:
+    """Count one failure (a wrong API key) from `address` against `rate`."""
+    if (parsed := parse_rate(rate)) is not None:
+        limit, period = parsed
+        throttle_hit(key=f"{scope}:{address}", limit=limit, period=period)
+
+
+# -- "Email me my link": per recipient and per client address, a day ------------------
+
+DAY = 86400
+
+
+def link_email_allowed(*, recipient: str, address: str) -> bool:
+    """Count one private-link email to `recipient` asked from `address`; may it go?
+
+    At most LINK_EMAILS_PER_ADDRESS a day from one client address and
+    LINK_EMAILS_PER_RECIPIENT a day to one recipient, so nobody can use the
+    form to flood a mailbox. The recipient is counted under a digest of the
+    address, never the address itself. A request refused for its client
+    address is not counted against the recipient.
+    """
+    allowed, _ = throttle_hit(
+        key=f"email-from:{address}",
+        limit=settings.LINK_EMAILS_PER_ADDRESS,
+        period=DAY,
+    )
+    if not allowed:
+        return False
+    digest = hashlib.sha256(recipient.strip().lower().encode()).hexdigest()
+    allowed, _ = throttle_hit(
+        key=f"email-to:{digest}", limit=settings.LINK_EMAILS_PER_RECIPIENT, period=DAY
+    )
+    return allowed
 
 
 def throttle_hit(*, key: str, limit: int, period: int) -> tuple[bool, int]:

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from programs.catalogue import views as catalogue_views
-from programs.journey import views
+from programs.journey import feedback_views, views
 from programs.ratelimit import form_rate_limited
 
 app_name = "programs"
@@ -17,6 +17,11 @@ urlpatterns = [
         "check/report.<str:fmt>",
         form_rate_limited(views.report_unsaved),
         name="report_unsaved",
+    ),
+    path(
+        "check/wrong/<slug:slug>/",
+        form_rate_limited(feedback_views.wrong_answer_unsaved),
+        name="wrong_answer_unsaved",
     ),
     path("r/<str:token>/", views.results, name="results"),
     path("r/<str:token>/qr.svg", views.results_qr, name="results_qr"),
@@ -41,6 +46,11 @@ urlpatterns = [
         name="profile_delete",
     ),
     path("r/<str:token>/report.<str:fmt>", views.report_kept, name="report_kept"),
+    path(
+        "r/<str:token>/wrong/<slug:slug>/",
+        form_rate_limited(feedback_views.wrong_answer_kept),
+        name="wrong_answer_kept",
+    ),
     path("alerts/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("programmes/", catalogue_views.programme_list, name="programme_list"),
     path(

@@ -8,8 +8,12 @@ and the admin's lockout page.
   body without a declared length is read through ``CappedStream``: reading
   past the limit fails, and the middleware turns whatever Django answered
   (400 for ``RequestDataTooBig``) into the same 413.
-* ``client_ip`` is the client's address as the API's rate limit sees it
-  (``DJANGO_NUM_PROXIES``), for django-axes' login lockouts.
+* ``ChunkedBodyMiddleware`` answers 411 to a POST, PUT or PATCH whose body
+  is chunked (no ``Content-Length``): Django would read it as empty.
+* ``client_ip`` is the client's address by ``reliefmatch.proxies``' rule
+  (``DJANGO_TRUSTED_PROXIES``): for every rate limit and django-axes' lockouts.
+* ``UntrustedForwardedProtoMiddleware`` drops ``X-Forwarded-Proto`` unless a
+  trusted proxy sent it, so nobody else can pass plain HTTP off as HTTPS.
 * ``lockout_response`` is the page a locked-out admin login gets (429).
 * ``DatabaseUnavailableMiddleware`` answers 503 with ``Retry-After`` and a
   "try again in a moment" page (JSON under /api/) when a view fails because
@@ -31,6 +35,8 @@ from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
+
+from reliefmatch import proxies
 
 #: Requests under this path prefix are the JSON API's (see reliefmatch/urls.py);
 #: they get their 413 as JSON, like the API's other errors.
@@ -101,6 +107,56 @@ def too_large_response(request: HttpRequest) -> HttpResponse:
     return response
 
 
+#: Methods whose requests carry a body the app reads.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def sends_chunked_body(request: HttpRequest) -> bool:
+    """Return whether the request's body comes in chunks, with no length declared."""
+    encodings = request.META.get("HTTP_TRANSFER_ENCODING", "")
+    return request.method in BODY_METHODS and any(
+        coding.strip().lower() == "chunked" for coding in encodings.split(",")
+    )
+
+
+def length_required_response(request: HttpRequest) -> HttpResponse:
+    """Return the 411 answer, in the client's language, without touching the body."""
+    language = translation.get_language_from_request(request)
+    with translation.override(language):
+        message = gettext(
+            "This request was sent in pieces without saying its length, which "
+            "this site cannot read. Send it again with a Content-Length header "
+            "(browsers and most tools do so by themselves)."
+        )
+    if request.path_info.startswith(API_PREFIX):
+        response: HttpResponse = JsonResponse({"detail": message}, status=411)
+    else:
+        response = HttpResponse(
+            message, status=411, content_type="text/plain; charset=utf-8"
+        )
+    response["Content-Language"] = language
+    return response
+
+
+class ChunkedBodyMiddleware:
+    """Answer 411 Length Required to a POST, PUT or PATCH with a chunked body.
+
+    Django reads a request body only up to its ``Content-Length``; under
+    gunicorn a chunked body has none, so the view would see an empty body
+    (an empty form, "not JSON", a CSRF failure) and say something false.
+    Saying plainly that a length is needed is the honest answer. Goes
+    before ``RequestBodyLimitMiddleware`` and anything that reads a body.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if sends_chunked_body(request):
+            return length_required_response(request)
+        return self.get_response(request)
+
+
 class RequestBodyLimitMiddleware:
     """Answer 413 to a request body over ``settings.REQUEST_MAX_BODY_BYTES``.
 
@@ -131,20 +187,38 @@ class RequestBodyLimitMiddleware:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """Return the client's address, trusting X-Forwarded-For only behind known proxies.
+    """Return the client's address, trusting X-Forwarded-For only from trusted proxies.
 
-    The same rule as the API's rate limit (django-ninja's ``NUM_PROXIES``):
-    with DJANGO_NUM_PROXIES=N above 0, the address N entries from the end of
-    X-Forwarded-For, which the nearest trusted proxy wrote; otherwise the
-    connection's own address, since anyone can send that header.
+    The connection's own address, unless it is one of DJANGO_TRUSTED_PROXIES;
+    then the right-most address in X-Forwarded-For that is not a trusted proxy
+    (``reliefmatch.proxies.client_address``). The one rule for the form's and
+    the API's rate limits and for django-axes (AXES_CLIENT_IP_CALLABLE).
     """
-    remote_addr = request.META.get("REMOTE_ADDR")
-    proxies = settings.NINJA_NUM_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    if not proxies or not forwarded:
-        return remote_addr
-    addresses = [address.strip() for address in forwarded.split(",")]
-    return addresses[-min(proxies, len(addresses))] or remote_addr
+    return proxies.client_address(
+        request.META.get("REMOTE_ADDR"),
+        request.META.get("HTTP_X_FORWARDED_FOR"),
+        settings.TRUSTED_PROXIES,
+    )
+
+
+class UntrustedForwardedProtoMiddleware:
+    """Drop X-Forwarded-Proto from any connection that is not a trusted proxy.
+
+    Django's SECURE_PROXY_SSL_HEADER believes the header from whoever sent it;
+    gunicorn believes it only from ``forwarded_allow_ips``, which
+    gunicorn.conf.py sets to the same DJANGO_TRUSTED_PROXIES. First in
+    MIDDLEWARE, before SecurityMiddleware reads it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not proxies.is_trusted(
+            request.META.get("REMOTE_ADDR"), settings.TRUSTED_PROXIES
+        ):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)
 
 
 def lockout_response(

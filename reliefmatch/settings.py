@@ -1,8 +1,9 @@
 """
 Settings for ReliefMatch, driven by environment variables.
 
-Safe by default: debug is off unless DJANGO_DEBUG=1, and with debug off the
-process refuses to start without DJANGO_SECRET_KEY. Every variable is listed
+Safe by default: debug is off unless DJANGO_DEBUG=1, with debug off HTTPS is
+on unless DJANGO_HTTPS=0 and the process refuses to start without
+DJANGO_SECRET_KEY, and a proxy list that cannot be right stops it too. Every variable is listed
 in the README's configuration table.
 """
 
@@ -16,6 +17,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from reliefmatch.database import fail_fast_while_down
+from reliefmatch.proxies import ProxySettingError, parse_trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,9 +37,9 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
-def env_flag(name: str) -> bool:
+def env_flag(name: str, default: bool = False) -> bool:
     """Return whether the environment variable `name` is on (1, true, yes, on)."""
-    return env(name, "0").lower() in {"1", "true", "yes", "on"}
+    return env(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
 
 
 DEBUG = env_flag("DJANGO_DEBUG")
@@ -52,7 +56,9 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, whose change lists refuse out-of-range filters (a
+    # date-hierarchy year of 9999) as bad filters instead of failing.
+    "reliefmatch.admin_site.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -66,13 +72,19 @@ INSTALLED_APPS = [
     "ninja",  # serves the API docs' Swagger UI from its own static files, not a CDN
     "axes",  # admin login lockouts after repeated failures (AXES_* below)
     "csp",  # Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
+    "django_tasks",  # background tasks: Django 6's django.tasks, backported (TASKS below)
+    "django_tasks_db",  # the tasks' database queue, run by `manage.py db_worker`
     "programs",
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-Proto is dropped unless a trusted proxy sent it.
+    "reliefmatch.middleware.UntrustedForwardedProtoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    # Before anything that reads a request body: oversized ones get 413 unread.
+    # Before anything that reads a request body: chunked ones (no length, read
+    # as empty by Django) get 411, oversized ones 413, unread.
+    "reliefmatch.middleware.ChunkedBodyMiddleware",
     "reliefmatch.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -124,16 +136,48 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The pool is sized and timed so that a database outage is answered fast
+# (docs/reliability.md, "database outage"): one connection per gunicorn thread,
+# all opened before the worker serves (gunicorn.conf.py), so a thread never
+# waits for one in normal running. When the database goes down, a request
+# waits at most DB_POOL_TIMEOUT (0.5 s) and then gets the 503 "try again" page.
+# A failed reconnection is given up after 0.2 s (reconnect_timeout) instead of
+# backing off 1, 2, 4… s, so the next request tries again and one soon after
+# the database returns gets through; once one has been given up,
+# requests wait only 0.1 s until a connection is made again
+# (reliefmatch/database.py), so gunicorn's threads stay free for pages that need
+# no database. connect_timeout 2 is libpq's smallest (1 reads as 2). No
+# max_waiting: psycopg_pool 3.3 keeps counting waiters that timed out, so after
+# an outage it would refuse every request without ever reconnecting.
+_pool_size = int(env("DB_POOL_SIZE", env("GUNICORN_THREADS", "4")))
+DB_POOL_OPTIONS = {
+    "min_size": _pool_size,
+    "max_size": _pool_size,
+    "timeout": float(env("DB_POOL_TIMEOUT", "0.5")),
+    "reconnect_timeout": 0.2,
+    "reconnect_failed": fail_fast_while_down,
+}
+DB_CONNECT_TIMEOUT_SECONDS = 2
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # One connection per gunicorn thread: a thread never waits for a connection.
-    _pool_size = int(env("DB_POOL_SIZE", env("GUNICORN_THREADS", "4")))
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": _pool_size,
-        "timeout": float(env("DB_POOL_TIMEOUT", "10")),
-    }
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["pool"] = dict(DB_POOL_OPTIONS)
+    _options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT_SECONDS)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Database sessions that treat a cookie which is not a key Django could make
+# (NUL characters, say, which PostgreSQL refuses) as no session at all.
+SESSION_ENGINE = "reliefmatch.sessions"
+
+# Background jobs (recomputing stored results, alert runs) are queued in the
+# database and run by `manage.py db_worker`, one or more, on any machine that
+# reaches the database. No other server is needed on SQLite or PostgreSQL.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 # django-axes' backend comes first: it refuses a locked-out login before the
 # password is even checked. It needs the request, so code (and tests) must call
@@ -189,24 +233,51 @@ EMAIL_BACKEND = env(
 )
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "ReliefMatch <noreply@localhost>")
 
+# The proxies in front of the app (DJANGO_TRUSTED_PROXIES, e.g. "127.0.0.1,::1"
+# for nginx on this host): only a connection from one of them may name the
+# client (X-Forwarded-For) or say the visitor used HTTPS (X-Forwarded-Proto).
+# Empty: no proxy, both headers ignored. Every rate limit and the admin's
+# lockouts read the client's address by this one rule (reliefmatch/proxies.py).
+# A list that cannot be right stops the app from starting.
+try:
+    TRUSTED_PROXIES = parse_trusted_proxies(env("DJANGO_TRUSTED_PROXIES", ""))
+except ProxySettingError as error:
+    raise ImproperlyConfigured(str(error)) from None
+# DJANGO_NUM_PROXIES is the older setting: a count, which trusted the header
+# from whoever connected. It is refused unless the proxies are listed.
+if env("DJANGO_NUM_PROXIES", "0").strip() not in {"", "0"} and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "DJANGO_NUM_PROXIES is set but DJANGO_TRUSTED_PROXIES is empty: list the "
+        "addresses of the proxies in front of the app in DJANGO_TRUSTED_PROXIES "
+        '(e.g. "127.0.0.1,::1"), or unset DJANGO_NUM_PROXIES if there is none.'
+    )
+# django-ninja's own reading of X-Forwarded-For is never used: the API's
+# throttles call the rule above. 0 keeps ninja's default from trusting the header.
+NINJA_NUM_PROXIES = 0
+
 # The public API's rate limit per client address, and the screening API's.
-# Behind a TLS-terminating proxy, set DJANGO_NUM_PROXIES so the client's
-# address is read from X-Forwarded-For; otherwise that header is ignored.
 API_RATE_LIMIT = env("API_RATE_LIMIT", "60/min")
 API_SCREENING_RATE_LIMIT = env("API_SCREENING_RATE_LIMIT", "10/min")
-NINJA_NUM_PROXIES = int(env("DJANGO_NUM_PROXIES", "0"))
+# Failed API key checks per client address (a wrong or revoked X-API-Key);
+# past it, 429 with Retry-After, even for a right key, until the window ends.
+API_KEY_FAILURE_LIMIT = env("API_KEY_FAILURE_LIMIT", "10/hour")
+# "Email me my link": emails per recipient and per client address a day;
+# past either, nothing is sent and the visitor is told why.
+LINK_EMAILS_PER_RECIPIENT = int(env("LINK_EMAILS_PER_RECIPIENT", "3"))
+LINK_EMAILS_PER_ADDRESS = int(env("LINK_EMAILS_PER_ADDRESS", "10"))
 # The public form's limit per client address: POST /check/ (and its report
 # download) and the POSTs behind a private link (edit, answer, email, delete),
 # counted together; over it, 429 (programs/ratelimit.py). GETs are never
 # counted. Empty or "0" turns it off. Read on each request.
 FORM_RATE_LIMIT = env("FORM_RATE_LIMIT", "30/min").strip()
-if FORM_RATE_LIMIT not in {"", "0"} and not re.fullmatch(
-    r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", FORM_RATE_LIMIT
-):
-    raise ImproperlyConfigured(
-        'FORM_RATE_LIMIT must look like "30/min" (a count per s, min, hour or day), '
-        'or be "0" to turn the limit off.'
-    )
+for _name in ("FORM_RATE_LIMIT", "API_KEY_FAILURE_LIMIT"):
+    if globals()[_name].strip() not in {"", "0"} and not re.fullmatch(
+        r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", globals()[_name].strip()
+    ):
+        raise ImproperlyConfigured(
+            f'{_name} must look like "30/min" (a count per s, min, hour or day), '
+            'or be "0" to turn the limit off.'
+        )
 
 # -- Admin login lockouts (django-axes) ---------------------------------------------
 # After AXES_FAILURE_LIMIT failed logins for one username from one address, that
@@ -216,22 +287,33 @@ if FORM_RATE_LIMIT not in {"", "0"} and not re.fullmatch(
 # admin out from elsewhere. Failures are kept in the database (every gunicorn
 # process sees them); staff unlock early by deleting the "access attempt" in the
 # admin, or with `manage.py axes_reset_username USERNAME`.
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Password spraying (a few passwords tried on many usernames) is caught too:
+# after AXES_ADDRESS_FAILURE_LIMIT failures from one address, whatever the
+# usernames, that address is refused every login for the cool-off
+# (reliefmatch/login_lockout.py). Higher than the per-username limit, so a
+# few colleagues' typos behind one office address do not lock them all out.
+AXES_HANDLER = "reliefmatch.login_lockout.AddressAwareDatabaseHandler"
 AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
+AXES_ADDRESS_FAILURE_LIMIT = int(env("AXES_ADDRESS_FAILURE_LIMIT", "20"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a successful login forgets earlier failures
-# The client address by the API's rule (DJANGO_NUM_PROXIES), not a spoofable header.
+# The client address by the rate limits' rule (DJANGO_TRUSTED_PROXIES).
 AXES_CLIENT_IP_CALLABLE = "reliefmatch.middleware.client_ip"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "reliefmatch.middleware.lockout_response"
+# No "AXES: BEGIN …" line at every start (each manage.py command printed it);
+# failures and lockouts are still logged as warnings.
+AXES_VERBOSE = False
 
 # -- HTTPS and security headers ---------------------------------------------------
-# DJANGO_HTTPS=1 when users reach the site over HTTPS (directly, or through a
-# TLS-terminating proxy): plain HTTP is redirected to HTTPS, browsers are told to
-# use HTTPS only (HSTS), and cookies are sent over HTTPS only. Leave it off to
-# serve plain HTTP locally. `manage.py check --deploy` is clean with it on.
-HTTPS = env_flag("DJANGO_HTTPS")
+# On by default with debug off: users reach the site over HTTPS (directly, or
+# through a TLS-terminating proxy), plain HTTP is redirected to HTTPS, browsers
+# are told to use HTTPS only (HSTS), and cookies are sent over HTTPS only, so
+# `manage.py check --deploy` is clean with only the required variables set.
+# DJANGO_HTTPS=0 turns it off explicitly, for a plain-HTTP intranet or a local
+# benchmark; with DJANGO_DEBUG=1 it is off unless DJANGO_HTTPS=1.
+HTTPS = env_flag("DJANGO_HTTPS", default=not DEBUG)
 SECURE_SSL_REDIRECT = HTTPS
 # A monitor on the host may probe the health check over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -239,9 +321,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = int(env("DJANGO_HSTS_SECONDS", "31536000")) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-if HTTPS and NINJA_NUM_PROXIES > 0:
-    # Behind DJANGO_NUM_PROXIES trusted proxies, the proxy terminates TLS and
-    # must set (overwrite) X-Forwarded-Proto: https; only then is it believed.
+if HTTPS and TRUSTED_PROXIES:
+    # The proxy terminates TLS and must set (overwrite) X-Forwarded-Proto; it
+    # is believed only on connections from DJANGO_TRUSTED_PROXIES: from anyone
+    # else, reliefmatch.middleware.UntrustedForwardedProtoMiddleware drops it.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = HTTPS
 # No script of ours (nor Bootstrap's, nor the admin's) reads any cookie.
@@ -296,6 +379,11 @@ PRIVACY_NOTICE_VERSION = "2026-11-24"
 # Kept profiles are deleted this many days after they were last changed
 # (`manage.py purge_stale_profiles`, run daily by cron).
 PROFILE_RETENTION_DAYS = int(env("PROFILE_RETENTION_DAYS", "365"))
+
+# `manage.py check_sources` (weekly by cron): seconds each link may take, and
+# after how many days without verification a programme is flagged for checking.
+LINK_CHECK_TIMEOUT = float(env("LINK_CHECK_TIMEOUT", "5"))
+SOURCES_STALE_DAYS = int(env("SOURCES_STALE_DAYS", "180"))
 
 # Logs never show a private link's token, an unsubscribe token, an API key or an
 # email address: every handler redacts them (reliefmatch/logging.py). Django's

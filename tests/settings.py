@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
+# The test client speaks plain HTTP; HTTPS is on by default with debug off.
+os.environ.setdefault("DJANGO_HTTPS", "0")
 
 from reliefmatch.settings import *  # noqa: E402,F403
 

@@ -1,8 +1,9 @@
-"""Hypothesis strategies for random profiles and random rules of the contract."""
+"""Hypothesis strategies: random profiles and rules of the contract, and attack query strings."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import quote, quote_from_bytes
 
 from hypothesis import assume
 from hypothesis import strategies as st
@@ -124,3 +125,113 @@ def programmes(draw):
         criteria=tuple(rules),
         discretionary=Text(discretionary, ""),
     )
+
+
+# -- attack input for query strings ----------------------------------------------------
+
+#: Values an attacker tries in a query string, by kind.
+HUGE_NUMBERS = [
+    "99999999999999999999",
+    "-99999999999999999999",
+    "9223372036854775808",
+    "2147483648",
+    "1e309",
+    "-1",
+    "0",
+    "-0",
+    "1.5",
+    "-2.5",
+    "NaN",
+    "inf",
+    "0x1F",
+    "１２",  # full-width digits
+]
+ODD_DATES = [
+    "9999-12-31",
+    "0001-01-01",
+    "0000-00-00",
+    "2020-02-30",
+    "2020-13-01",
+    "99999-01-01",
+    "-2020-01-01",
+    "2020-06-15T00:00:00",
+    "2020/06/15",
+    "15/06/2020",
+    "06/15/2020",
+    "2020-06-15\n",
+]
+SQL_ISH = [
+    "' OR '1'='1",
+    "1; DROP TABLE programs_programme; --",
+    "%",
+    "_",
+    "\\",
+    "%%' --",
+    "' UNION SELECT password FROM auth_user --",
+    '")',
+    "1' AND pg_sleep(5) --",
+]
+CONTROL = [
+    "\x00",
+    "a\x00b",
+    "\x01\x02\x1b[31m",
+    "\x7f",
+    "\u202e",
+    "\ufeff",
+    "\r\n",
+    "\t",
+]
+LONG = ["9" * 3000, "a" * 3000, "中" * 1000, "-" * 1000]
+UNKNOWN = ["castle", "CN-XX", "__all__", "None", "null", "[]", "{}", "true", "Eligible"]
+#: Bytes that are not UTF-8: a lone continuation byte, an overlong NUL, a
+#: surrogate, a BOM in UTF-16, Latin-1.
+NOT_UTF8 = [b"\x80", b"\xc0\x80", b"\xed\xa0\x80", b"\xff\xfe", b"caf\xe9"]
+#: Pieces of a query string that are not name=value pairs.
+RAW_PIECES = ["%", "%zz", "%ff%fe", "&&", "=", "a=b=c", ";", "x", "=%00"]
+
+
+def query_value_bytes(valid: list[str]):
+    """A value for one parameter, as bytes: attack values, or one of `valid`."""
+    text = st.one_of(
+        st.sampled_from(HUGE_NUMBERS + ODD_DATES + SQL_ISH + CONTROL + LONG + UNKNOWN),
+        st.integers(min_value=-(10**30), max_value=10**30).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(str),
+        st.dates().map(str),
+        st.text(max_size=30),
+    )
+    encoded = text.map(lambda t: t.encode("utf-8", "surrogatepass"))
+    choices = [encoded, st.sampled_from(NOT_UTF8)]
+    if valid:
+        # Twice: valid values let the other parameters reach deeper.
+        choices += [st.sampled_from(valid).map(str.encode)] * 2
+    return st.one_of(*choices)
+
+
+@st.composite
+def query_strings(draw, names: list[str], valid: list[str]):
+    """A query string of up to five parameters, mostly the endpoint's own names.
+
+    Values are percent-encoded from bytes, so they may be anything, not
+    only UTF-8; sometimes a raw malformed piece is added.
+    """
+    own = st.sampled_from(names)
+    pairs = draw(
+        st.lists(
+            st.tuples(
+                st.one_of(own, own, own, st.text(max_size=12)),
+                query_value_bytes(valid),
+            ),
+            max_size=5,
+        )
+    )
+    pieces = [
+        quote(name.encode("utf-8", "surrogatepass"), safe="")
+        + "="
+        + quote_from_bytes(value, safe="")
+        for name, value in pairs
+    ]
+    if draw(st.booleans()):
+        pieces.insert(
+            draw(st.integers(0, len(pieces))), draw(st.sampled_from(RAW_PIECES))
+        )
+    return "&".join(pieces)

@@ -8,6 +8,8 @@
   signed-in shop owner, plain staff, an analyst with the report permission, a
   partner, a superuser), with the expected answer, and for partners the
   scoping to their own provider's rows.
+* Partners in the admin, given programme permissions: their own provider's
+  programmes, criteria and provider only, on every page, action and revert.
 * The bulk screening API answers only to a valid API key, never to a session.
 """
 
@@ -21,6 +23,7 @@ import io
 import json
 import secrets
 from http import HTTPStatus
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
@@ -36,14 +39,21 @@ from programs.api import keys
 from programs.journey import alerts, kept
 from programs.models import (
     ApiKey,
+    BackgroundJob,
     BusinessProfile,
+    Criterion,
     PartnerAccount,
     Programme,
     Provider,
     StoredResult,
 )
 from tests.builders import make_profile
-from tests.factories import kept_profile
+from tests.factories import (
+    CriterionFactory,
+    ProgrammeFactory,
+    ProviderFactory,
+    kept_profile,
+)
 from tests.pdfs import pdf_text
 
 pytestmark = pytest.mark.django_db
@@ -531,3 +541,225 @@ def test_screening_api_answers_only_to_a_valid_key(
     assert response.status_code == expected
     if expected == HTTPStatus.OK:
         assert response.json()["rows"] == 1
+
+
+# -- partners in the admin: their own provider's programmes only -------------------------
+
+PARTNER_PERMISSIONS = [
+    f"{action}_{model}"
+    for action in ("view", "add", "change", "delete")
+    for model in ("programme", "criterion", "provider", "source", "partneraccount")
+]
+
+
+@pytest.fixture
+def partner_world(db):
+    """A partner of provider "own" with every programme permission, and two programmes."""
+    own = ProviderFactory(slug="own")
+    other = ProviderFactory(slug="other")
+    mine = ProgrammeFactory(slug="mine", provider=own)
+    theirs = ProgrammeFactory(slug="theirs", provider=other)
+    CriterionFactory(programme=mine)
+    their_criterion = CriterionFactory(programme=theirs)
+    user = User.objects.create_user("partner-editor", password="pw", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=PARTNER_PERMISSIONS)
+    )
+    PartnerAccount.objects.create(user=user, provider=own)
+    return SimpleNamespace(
+        user=User.objects.get(pk=user.pk),
+        own=own,
+        other=other,
+        mine=mine,
+        theirs=theirs,
+        their_criterion=their_criterion,
+    )
+
+
+def programme_url(name: str, *args) -> str:
+    return reverse(f"admin:programs_programme_{name}", args=args)
+
+
+def unchanged(programme: Programme) -> bool:
+    fresh = Programme.objects.filter(pk=programme.pk).first()
+    return fresh is not None and (fresh.name_en, fresh.provider_id) == (
+        programme.name_en,
+        programme.provider_id,
+    )
+
+
+def test_a_partner_lists_only_their_own_providers_programmes(client, partner_world):
+    client.force_login(partner_world.user)
+    response = client.get(programme_url("changelist"))
+    assert response.status_code == HTTPStatus.OK
+    assert [p.slug for p in response.context["cl"].queryset] == ["mine"]
+    # A search for the other's programme finds nothing either.
+    response = client.get(programme_url("changelist") + "?q=theirs")
+    assert list(response.context["cl"].queryset) == []
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("view", ["change", "delete", "history", "history_form"])
+def test_a_partner_is_refused_another_providers_programme_on_every_page(
+    client, partner_world, method, view
+):
+    theirs = partner_world.theirs
+    client.force_login(partner_world.user)
+    if view == "history_form":
+        version = theirs.history.earliest("history_date").history_id
+        url = reverse(
+            "admin:programs_programme_simple_history", args=[theirs.pk, version]
+        )
+    else:
+        url = programme_url(view, theirs.pk)
+    data = {"post": "yes", "name_en": "Taken over", "provider": partner_world.own.pk}
+    response = getattr(client, method)(url, data if method == "post" else None)
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert unchanged(theirs)
+
+
+def test_a_partner_still_opens_their_own_programme_and_its_history(
+    client, partner_world
+):
+    mine = partner_world.mine
+    client.force_login(partner_world.user)
+    for url in (
+        programme_url("change", mine.pk),
+        programme_url("history", mine.pk),
+        reverse(
+            "admin:programs_programme_simple_history",
+            args=[mine.pk, mine.history.earliest("history_date").history_id],
+        ),
+    ):
+        assert client.get(url).status_code == HTTPStatus.OK
+    form = client.get(programme_url("change", mine.pk)).context["adminform"].form
+    assert list(form.fields["provider"].queryset) == [partner_world.own]
+
+
+def test_a_partner_cannot_add_a_programme_to_another_provider(client, partner_world):
+    client.force_login(partner_world.user)
+    form = client.get(programme_url("add")).context["adminform"].form
+    assert list(form.fields["provider"].queryset) == [partner_world.own]
+
+    response = client.post(
+        programme_url("add"),
+        {"slug": "planted", "name_en": "Planted", "provider": partner_world.other.pk},
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert "provider" in response.context["adminform"].form.errors
+    assert not Programme.objects.filter(slug="planted").exists()
+
+
+def test_a_revert_cannot_take_back_a_programme_that_moved_to_another_provider(
+    client, partner_world
+):
+    """A programme once the partner's, now another provider's: its old version stays shut."""
+    moved = ProgrammeFactory(slug="moved", provider=partner_world.own)
+    old_version = moved.history.earliest("history_date").history_id
+    moved.provider = partner_world.other
+    moved.save()
+    client.force_login(partner_world.user)
+    url = reverse(
+        "admin:programs_programme_simple_history", args=[moved.pk, old_version]
+    )
+    for method in ("get", "post"):
+        response = getattr(client, method)(url)
+        assert response.status_code == HTTPStatus.FORBIDDEN
+    assert Programme.objects.get(pk=moved.pk).provider == partner_world.other
+
+
+@pytest.mark.parametrize("action", ["rematch_selected", "delete_selected"])
+def test_bulk_actions_reach_only_the_partners_own_programmes(
+    client, partner_world, action
+):
+    mine, theirs = partner_world.mine, partner_world.theirs
+    client.force_login(partner_world.user)
+    client.post(
+        programme_url("changelist"),
+        {
+            "action": action,
+            "_selected_action": [mine.pk, theirs.pk],
+            "post": "yes",  # delete_selected's confirmation
+        },
+    )
+    assert unchanged(theirs)
+    assert not BackgroundJob.objects.filter(programme=theirs).exists()
+    if action == "delete_selected":
+        assert not Programme.objects.filter(pk=mine.pk).exists()
+    else:
+        assert BackgroundJob.objects.filter(programme=mine).exists()
+
+
+def test_a_partner_reaches_only_their_own_criteria_and_their_history(
+    client, partner_world
+):
+    criterion = partner_world.their_criterion
+    client.force_login(partner_world.user)
+    listed = client.get(reverse("admin:programs_criterion_changelist"))
+    assert {c.programme.slug for c in listed.context["cl"].queryset} == {"mine"}
+    version = criterion.history.earliest("history_date").history_id
+    for url in (
+        reverse("admin:programs_criterion_change", args=[criterion.pk]),
+        reverse("admin:programs_criterion_delete", args=[criterion.pk]),
+        reverse("admin:programs_criterion_history", args=[criterion.pk]),
+        reverse(
+            "admin:programs_criterion_simple_history", args=[criterion.pk, version]
+        ),
+    ):
+        assert client.get(url).status_code == HTTPStatus.FORBIDDEN
+        assert client.post(url, {"post": "yes", "value": "1"}).status_code == (
+            HTTPStatus.FORBIDDEN
+        )
+    assert Criterion.objects.get(pk=criterion.pk).value == criterion.value
+
+
+def test_the_criterion_inline_of_another_programme_cannot_be_edited_through_ones_own(
+    client, partner_world
+):
+    """The inline formset holds only the programme's own criteria: another's id is refused."""
+    criterion = partner_world.their_criterion
+    client.force_login(partner_world.user)
+    page = client.get(programme_url("change", partner_world.mine.pk))
+    formset = page.context["inline_admin_formsets"][0].formset
+    assert criterion.pk not in {form.instance.pk for form in formset}
+    assert {form.instance.programme_id for form in formset} == {partner_world.mine.pk}
+
+
+def test_a_partner_sees_only_their_own_provider_and_no_partner_accounts(
+    client, partner_world
+):
+    client.force_login(partner_world.user)
+    providers = client.get(reverse("admin:programs_provider_changelist"))
+    assert list(providers.context["cl"].queryset) == [partner_world.own]
+    other = reverse("admin:programs_provider_change", args=[partner_world.other.pk])
+    assert client.get(other).status_code == HTTPStatus.FORBIDDEN
+    accounts = reverse("admin:programs_partneraccount_changelist")
+    assert client.get(accounts).status_code == HTTPStatus.FORBIDDEN
+    account = PartnerAccount.objects.get(user=partner_world.user)
+    client.post(
+        reverse("admin:programs_partneraccount_change", args=[account.pk]),
+        {"user": partner_world.user.pk, "provider": partner_world.other.pk},
+    )
+    assert PartnerAccount.objects.get(pk=account.pk).provider == partner_world.own
+
+
+@pytest.mark.parametrize("role", ["superuser", "non-partner staff"])
+def test_superusers_and_other_staff_keep_every_programme(client, partner_world, role):
+    if role == "superuser":
+        user = User.objects.create_superuser("root-editor", password="pw")
+    else:
+        user = User.objects.create_user("staff-editor", password="pw", is_staff=True)
+        user.user_permissions.add(
+            *Permission.objects.filter(codename__in=PARTNER_PERMISSIONS)
+        )
+    client.force_login(User.objects.get(pk=user.pk))
+    listed = client.get(programme_url("changelist")).context["cl"].queryset
+    assert {p.slug for p in listed} == {"mine", "theirs"}
+    theirs = partner_world.theirs
+    assert client.get(programme_url("change", theirs.pk)).status_code == HTTPStatus.OK
+    assert client.get(programme_url("history", theirs.pk)).status_code == HTTPStatus.OK
+    form = client.get(programme_url("add")).context["adminform"].form
+    assert set(form.fields["provider"].queryset) == {
+        partner_world.own,
+        partner_world.other,
+    }

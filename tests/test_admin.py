@@ -89,7 +89,7 @@ def test_valid_rule_change_is_saved_and_reports_its_impact(admin_client, program
     assert programme.criteria.get().value == "50"
     messages = [str(m) for m in response.context["messages"]]
     assert any(
-        "Impact on 3 stored profiles: 1 become eligible, 0 stop being eligible, 1 change tier."
+        "on 3 stored profiles: 1 become eligible, 0 stop being eligible, 1 change tier."
         in m
         for m in messages
     ), messages

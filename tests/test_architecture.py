@@ -120,7 +120,12 @@ def test_no_module_hides_an_import_in_a_function(name):
     assert nested == []
 
 
-PURE = ["programs.engine.text", "programs.engine.contract", "programs.engine.matching"]
+PURE = [
+    "programs.engine.text",
+    "programs.engine.contract",
+    "programs.engine.matching",
+    "programs.engine.shadowing",
+]
 
 
 @pytest.mark.parametrize("name", PURE)

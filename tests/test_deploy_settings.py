@@ -1,14 +1,19 @@
 """Production settings, checked in a fresh interpreter so the environment is real:
-`check --deploy` is clean with DJANGO_HTTPS=1, and plain HTTP still works without it."""
+`check --deploy` is clean with only the required variables set (HTTPS is on by
+default with debug off), plain HTTP still works with DJANGO_HTTPS=0, and a
+proxy list that cannot be right stops the app from starting."""
 
 from __future__ import annotations
 
 import json
 import os
+import runpy
 import secrets
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -79,6 +84,8 @@ for name, path, extra in (
     ("http_healthz", "/healthz", {}),
     ("https_page", "/no-such-page/", {"secure": True}),
     ("proxied_https_page", "/no-such-page/", {"headers": {"x-forwarded-proto": "https"}}),
+    ("untrusted_proxied_https_page", "/no-such-page/",
+     {"headers": {"x-forwarded-proto": "https"}, "REMOTE_ADDR": "198.51.100.4"}),
 ):
     response = client.get(path, **extra)
     out[name] = {
@@ -96,22 +103,23 @@ def fetch(**overrides: str | None) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_check_deploy_passes_without_warnings_in_production_with_https():
-    result = check_deploy(DJANGO_HTTPS="1")
+def test_check_deploy_passes_without_warnings_with_only_the_required_variables():
+    result = check_deploy()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
 
 
-def test_check_deploy_warns_about_plain_http_when_https_is_off():
-    result = check_deploy(DJANGO_HTTPS=None)
+def test_check_deploy_warns_about_plain_http_when_https_is_turned_off():
+    result = check_deploy(DJANGO_HTTPS="0")
     assert result.returncode != 0
     for warning in ("security.W004", "security.W008", "security.W012"):
         assert warning in result.stderr
 
 
-def test_https_turns_on_redirect_hsts_and_secure_cookies():
-    out = fetch(DJANGO_HTTPS="1")
+@pytest.mark.parametrize("https", [None, "1"])
+def test_https_is_on_by_default_with_redirect_hsts_and_secure_cookies(https):
+    out = fetch(DJANGO_HTTPS=https)
     configured = out["settings"]
     assert configured["DEBUG"] is False
     assert configured["SECURE_SSL_REDIRECT"] is True
@@ -120,7 +128,7 @@ def test_https_turns_on_redirect_hsts_and_secure_cookies():
     assert configured["SECURE_HSTS_PRELOAD"] is True
     assert configured["SESSION_COOKIE_SECURE"] is True
     assert configured["CSRF_COOKIE_SECURE"] is True
-    # Without proxies, X-Forwarded-Proto is not believed.
+    # Without trusted proxies, X-Forwarded-Proto is not believed.
     assert configured["SECURE_PROXY_SSL_HEADER"] is None
 
     assert out["http_page"]["status"] == 301
@@ -132,8 +140,9 @@ def test_https_turns_on_redirect_hsts_and_secure_cookies():
     assert out["http_healthz"]["status"] == 200
 
 
-def test_behind_a_proxy_https_is_recognised_from_x_forwarded_proto():
-    out = fetch(DJANGO_HTTPS="1", DJANGO_NUM_PROXIES="1")
+def test_behind_a_trusted_proxy_https_is_recognised_from_x_forwarded_proto():
+    # The test client connects from 127.0.0.1, the trusted proxy here.
+    out = fetch(DJANGO_TRUSTED_PROXIES="127.0.0.1,::1")
     assert out["settings"]["SECURE_PROXY_SSL_HEADER"] == [
         "HTTP_X_FORWARDED_PROTO",
         "https",
@@ -141,10 +150,13 @@ def test_behind_a_proxy_https_is_recognised_from_x_forwarded_proto():
     assert out["proxied_https_page"]["status"] == 404
     assert out["proxied_https_page"]["hsts"].startswith("max-age=31536000")
     assert out["http_page"]["status"] == 301
+    # The same header from any other address is dropped: still plain HTTP.
+    assert out["untrusted_proxied_https_page"]["status"] == 301
+    assert out["untrusted_proxied_https_page"]["hsts"] is None
 
 
-def test_without_https_the_app_serves_plain_http_without_redirects():
-    out = fetch(DJANGO_HTTPS=None, DJANGO_NUM_PROXIES="1")
+def test_with_https_turned_off_the_app_serves_plain_http_without_redirects():
+    out = fetch(DJANGO_HTTPS="0", DJANGO_TRUSTED_PROXIES="127.0.0.1")
     configured = out["settings"]
     assert configured["SECURE_SSL_REDIRECT"] is False
     assert configured["SECURE_HSTS_SECONDS"] == 0
@@ -155,7 +167,7 @@ def test_without_https_the_app_serves_plain_http_without_redirects():
 
 
 def test_security_headers_and_cookie_flags_are_on_in_every_mode():
-    for https in ("1", None):
+    for https in ("1", "0"):
         configured = fetch(DJANGO_HTTPS=https)["settings"]
         assert configured["X_FRAME_OPTIONS"] == "DENY"
         assert configured["SECURE_REFERRER_POLICY"] == "same-origin"
@@ -177,3 +189,48 @@ def test_lockout_limits_come_from_the_environment():
     result = run(["-c", code], AXES_FAILURE_LIMIT="3", AXES_COOLOFF_MINUTES="60")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["3", "3600.0"]
+
+
+def test_debug_serves_plain_http_unless_https_is_asked_for():
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE)"
+    )
+    result = run(["-c", code], DJANGO_DEBUG="1", DJANGO_HTTPS=None)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["False", "False"]
+    result = run(["-c", code], DJANGO_DEBUG="1", DJANGO_HTTPS="1")
+    assert result.stdout.split()[-2:] == ["True", "True"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({"DJANGO_NUM_PROXIES": "1"}, "DJANGO_TRUSTED_PROXIES is empty"),
+        ({"DJANGO_TRUSTED_PROXIES": "nginx"}, "'nginx' is not an IP address"),
+        ({"DJANGO_TRUSTED_PROXIES": "10.0.0.1/8"}, "'10.0.0.1/8' is not an IP"),
+        ({"DJANGO_TRUSTED_PROXIES": "127.0.0.1,0.0.0.0/0"}, "'0.0.0.0/0' matches far"),
+        ({"DJANGO_TRUSTED_PROXIES": "::/0"}, "'::/0' matches far"),
+        ({"DJANGO_TRUSTED_PROXIES": "*"}, "'*' is not an IP address"),
+        ({"DJANGO_TRUSTED_PROXIES": "0.0.0.0"}, "'0.0.0.0' matches far"),
+    ],
+)
+def test_a_proxy_setting_that_cannot_be_right_stops_the_app_from_starting(
+    environment, named
+):
+    result = run(["manage.py", "check"], **environment)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert named in result.stderr
+
+
+def test_gunicorn_trusts_forwarded_headers_from_the_same_proxies_as_django(
+    monkeypatch,
+):
+    monkeypatch.delenv("DJANGO_TRUSTED_PROXIES", raising=False)
+    conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+    # Not even gunicorn's own default (127.0.0.1) without a configured proxy.
+    assert conf["forwarded_allow_ips"] == ""
+    monkeypatch.setenv("DJANGO_TRUSTED_PROXIES", " 127.0.0.1, ::1 ")
+    conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+    assert conf["forwarded_allow_ips"] == "127.0.0.1,::1"

@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+import time
 from http import HTTPStatus
 from unittest import mock
 
 import psycopg_pool
 import pytest
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
+from django.db.utils import ConnectionHandler
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
+import reliefmatch.database
 from programs.catalogue import store
 from programs.journey import kept
 from programs.models import BusinessProfile, StoredResult
@@ -185,3 +190,145 @@ def test_other_errors_are_still_server_errors(client, monkeypatch):
         reverse("programs:profile_form"), {**STALL, "consent_store": "on"}
     )
     assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+# -- failing fast: answers within a bound while the database is unreachable --------------
+
+
+@pytest.fixture
+def database_at(monkeypatch):
+    """Point the health check at a database of the test's choosing, with the real pool options.
+
+    Returns a function taking Django database settings (ENGINE, NAME, HOST…) and
+    returning the connection the health check now uses. Its pool, if any, is
+    registered under its own alias, never the test database's.
+    """
+    made = []
+
+    def point(**database):
+        # Django wants a default in every set of databases; it is never used here.
+        handler = ConnectionHandler({"default": {}, "elsewhere": database})
+        wrapper = handler["elsewhere"]
+        made.append(wrapper)
+        monkeypatch.setattr(reliefmatch.database, "connections", {"default": wrapper})
+        return wrapper
+
+    yield point
+    for wrapper in made:
+        if getattr(wrapper, "pool", None) is not None:
+            wrapper.pool.close(timeout=0)  # connection attempts may still be waiting
+            wrapper.close_pool()
+
+
+def postgres_at(port: int) -> dict:
+    """PostgreSQL settings as production has them, for a server at 127.0.0.1:`port`."""
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "reliefmatch",
+        "USER": "postgres",
+        "HOST": "127.0.0.1",
+        "PORT": port,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            "pool": dict(settings.DB_POOL_OPTIONS),
+            "connect_timeout": settings.DB_CONNECT_TIMEOUT_SECONDS,
+        },
+    }
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port nothing listens on: connections are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback port that accepts connections and never answers (a hung server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(32)
+        yield sock.getsockname()[1]
+
+
+def timed_get(client, path: str):
+    start = time.monotonic()
+    response = client.get(path)
+    return response, time.monotonic() - start
+
+
+@pytest.mark.parametrize("server", ["closed_port", "silent_server"])
+def test_healthz_answers_503_within_a_second_when_the_database_is_unreachable(
+    client, database_at, server, request
+):
+    client.get(reverse("programs:home"))  # the first request imports and sets up
+    database_at(**postgres_at(request.getfixturevalue(server)))
+    response, seconds = timed_get(client, reverse("healthz"))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {"status": "unavailable", "database": "down"}
+    assert seconds < 1
+
+
+def test_healthz_answers_503_without_a_pool_too(client, database_at, tmp_path):
+    database_at(
+        ENGINE="django.db.backends.sqlite3",
+        NAME=str(tmp_path / "no-such-folder" / "db.sqlite3"),
+    )
+    response = client.get(reverse("healthz"))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json()["database"] == "down"
+
+
+def test_requests_wait_only_briefly_once_a_reconnection_was_given_up(
+    database_at, closed_port
+):
+    wrapper = database_at(**postgres_at(closed_port))
+    wrapper.pool.open()
+    usual = settings.DB_POOL_OPTIONS["timeout"]
+    # The pool's first attempts are refused; it gives them up after reconnect_timeout.
+    deadline = time.monotonic() + 5
+    while wrapper.pool.timeout == usual and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wrapper.pool.timeout == reliefmatch.database.DOWN_WAIT_SECONDS
+    start = time.monotonic()
+    with pytest.raises(OperationalError):
+        wrapper.ensure_connection()
+    assert time.monotonic() - start < 0.5
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs a PostgreSQL server to connect to"
+)
+def test_the_usual_wait_comes_back_with_the_first_connection_made(database_at):
+    real = connection.settings_dict
+    wrapper = database_at(
+        **{
+            **postgres_at(real["PORT"] or 5432),
+            "HOST": real["HOST"],
+            "NAME": real["NAME"],
+        }
+    )
+    wrapper.pool.open()
+    reliefmatch.database.fail_fast_while_down(wrapper.pool)
+    assert wrapper.pool.timeout == reliefmatch.database.DOWN_WAIT_SECONDS
+    wrapper.ensure_connection()
+    wrapper.close()
+    assert wrapper.pool.timeout == settings.DB_POOL_OPTIONS["timeout"]
+
+
+def test_pages_that_need_no_database_are_served_while_it_is_down(client):
+    with database_down():
+        pages = {
+            path: client.get(path)
+            for path in (
+                reverse("programs:home"),
+                reverse("programs:profile_form"),
+                "/static/programs/site.css",
+            )
+        }
+    for path, response in pages.items():
+        assert response.status_code == HTTPStatus.OK, path
+    assert "Retry-After" not in pages[reverse("programs:profile_form")]
+    assert 'name="step"' in pages[reverse("programs:profile_form")].content.decode()

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from unittest import mock
 
 import pytest
-from django.db import OperationalError, connection
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -54,10 +52,4 @@ def test_healthz_answers_200_when_the_database_answers(client):
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-def test_healthz_answers_503_when_the_database_does_not(client):
-    with mock.patch.object(
-        connection, "ensure_connection", side_effect=OperationalError("down")
-    ):
-        response = client.get(reverse("healthz"))
-    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-    assert response.json()["database"] == "down"
+# The health check's 503 (a refused, a hung and a missing database): tests/test_outage.py.

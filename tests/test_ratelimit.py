@@ -104,7 +104,7 @@ def test_the_kept_profile_forms_share_the_allowance_and_store_nothing_over_it(cl
     assert client.get(f"/r/{token}/").status_code == HTTPStatus.OK
 
 
-@override_settings(FORM_RATE_LIMIT="2/min", NINJA_NUM_PROXIES=0)
+@override_settings(FORM_RATE_LIMIT="2/min", TRUSTED_PROXIES=[])
 def test_forwarded_for_is_ignored_without_proxies(client):
     for n in range(2):
         assert (
@@ -115,7 +115,7 @@ def test_forwarded_for_is_ignored_without_proxies(client):
     assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
 
 
-@override_settings(FORM_RATE_LIMIT="2/min", NINJA_NUM_PROXIES=1)
+@override_settings(FORM_RATE_LIMIT="2/min", TRUSTED_PROXIES=["127.0.0.1"])
 def test_forwarded_for_names_the_client_behind_a_trusted_proxy(client):
     for _ in range(2):
         assert (

@@ -104,7 +104,9 @@ def test_admin_login_locks_after_the_failure_limit_and_then_refuses_the_right_pa
 def test_failure_limit_and_cool_off_default_to_five_and_fifteen_minutes():
     assert settings.AXES_FAILURE_LIMIT == 5
     assert datetime.timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
-    assert settings.AXES_HANDLER == "axes.handlers.database.AxesDatabaseHandler"
+    assert (
+        settings.AXES_HANDLER == "reliefmatch.login_lockout.AddressAwareDatabaseHandler"
+    )
 
 
 def test_a_lockout_does_not_lock_another_user_from_the_same_address(client, staff):
@@ -161,7 +163,7 @@ def test_a_forged_forwarded_for_header_does_not_escape_the_lockout(client, staff
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
 
 
-@override_settings(NINJA_NUM_PROXIES=1)
+@override_settings(TRUSTED_PROXIES=["10.0.0.1"])
 def test_behind_a_proxy_lockouts_follow_the_forwarded_client_address(client, staff):
     proxy = {"address": "10.0.0.1"}
     fail_until_locked(client, "admin", HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy)
@@ -178,22 +180,30 @@ def test_behind_a_proxy_lockouts_follow_the_forwarded_client_address(client, sta
 
 
 @pytest.mark.parametrize(
-    ("proxies", "forwarded", "expected"),
+    ("trusted", "remote", "forwarded", "expected"),
     [
-        (0, "203.0.113.7", "10.0.0.1"),
-        (1, None, "10.0.0.1"),
-        (1, "203.0.113.7", "203.0.113.7"),
-        (1, "6.6.6.6, 203.0.113.7", "203.0.113.7"),
-        (2, "6.6.6.6, 203.0.113.7, 10.0.0.2", "203.0.113.7"),
+        ([], "10.0.0.1", "203.0.113.7", "10.0.0.1"),
+        (["10.0.0.1"], "10.0.0.1", None, "10.0.0.1"),
+        (["10.0.0.1"], "10.0.0.1", "203.0.113.7", "203.0.113.7"),
+        # What the client wrote before the proxy's own entry is never believed.
+        (["10.0.0.1"], "10.0.0.1", "6.6.6.6, 203.0.113.7", "203.0.113.7"),
+        (["10.0.0.0/24"], "10.0.0.1", "6.6.6.6, 203.0.113.7, 10.0.0.2", "203.0.113.7"),
+        # A connection from anyone else: its own address, whatever the header.
+        (["10.0.0.1"], "198.51.100.4", "203.0.113.7", "198.51.100.4"),
+        (["127.0.0.1", "::1"], "::1", "2001:db8::7", "2001:db8::7"),
+        # Nonsense in the header stops at the last trusted hop.
+        (["10.0.0.1"], "10.0.0.1", "not-an-address", "10.0.0.1"),
+        # Every hop a trusted proxy: the left-most is the client.
+        (["10.0.0.0/24"], "10.0.0.1", "10.0.0.9, 10.0.0.2", "10.0.0.9"),
     ],
 )
 def test_client_address_trusts_forwarded_for_only_from_configured_proxies(
-    rf, proxies, forwarded, expected
+    rf, trusted, remote, forwarded, expected
 ):
-    meta = {"REMOTE_ADDR": "10.0.0.1"}
+    meta = {"REMOTE_ADDR": remote}
     if forwarded:
         meta["HTTP_X_FORWARDED_FOR"] = forwarded
-    with override_settings(NINJA_NUM_PROXIES=proxies):
+    with override_settings(TRUSTED_PROXIES=trusted):
         assert client_ip(rf.get("/", **meta)) == expected
 
 

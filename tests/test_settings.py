@@ -25,7 +25,7 @@ print(json.dumps({
     "health_checks": db["CONN_HEALTH_CHECKS"],
     "conn_max_age": db["CONN_MAX_AGE"],
     "debug": settings.DEBUG,
-}))
+}, default=str))  # the pool's reconnect_failed hook is a function
 """
 
 
@@ -73,6 +73,7 @@ def test_postgres_database_url_uses_psycopg_pool_sized_to_threads_with_health_ch
     assert db["name"] == "reliefmatch"
     assert db["host"] == "127.0.0.1"
     assert db["pool"]["max_size"] == 6
+    assert db["pool"]["min_size"] == 6  # all opened before a worker serves
     assert db["health_checks"] is True
     assert db["conn_max_age"] == 0
 

@@ -14,6 +14,7 @@ answers 400, and every declared status is in the OpenAPI document.
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, Throttled
 from ninja.security import APIKeyHeader
 from ninja.throttling import BaseThrottle
 
@@ -44,6 +45,7 @@ from programs.api.screening import read_screening_csv, screen
 from programs.catalogue import store
 from programs.engine import contract, matching
 from programs.ratelimit import parse_rate
+from reliefmatch.middleware import client_ip
 
 if TYPE_CHECKING:
     from programs.models import ApiKey
@@ -88,8 +90,15 @@ class DatabaseThrottle(BaseThrottle):
     def wait(self) -> float | None:
         return self.retry_after
 
+    def get_ident(self, request: HttpRequest) -> str | None:
+        # One rule for the client's address everywhere (DJANGO_TRUSTED_PROXIES),
+        # not ninja's own reading of X-Forwarded-For.
+        return client_ip(request)
+
 
 KEY_SHAPE = re.compile(r"[A-Za-z0-9_\-]{8,120}")
+#: The throttle key's prefix of wrong API keys per client address.
+KEY_FAILURES = "api-key-failures"
 
 
 class ApiKeyAuth(APIKeyHeader):
@@ -98,12 +107,24 @@ class ApiKeyAuth(APIKeyHeader):
     param_name = "X-API-Key"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
+        # ninja checks the key before any throttle: wrong keys are limited
+        # here, per client address (API_KEY_FAILURE_LIMIT). Over it, 429 with
+        # Retry-After, and no key is checked until the window ends.
+        address = client_ip(request) or "unknown"
+        rate = settings.API_KEY_FAILURE_LIMIT
+        if (
+            wait := ratelimit.failures_wait(
+                scope=KEY_FAILURES, address=address, rate=rate
+            )
+        ) is not None:
+            raise Throttled(wait=wait)
         # Only what api_key_create makes can be a key; anything else (a NUL,
         # which PostgreSQL refuses in a query, or other control characters)
         # never reaches the database.
-        if not key or not KEY_SHAPE.fullmatch(key):
-            return None
-        return keys.api_key_check(key)
+        row = keys.api_key_check(key) if key and KEY_SHAPE.fullmatch(key) else None
+        if row is None:
+            ratelimit.failure_count(scope=KEY_FAILURES, address=address, rate=rate)
+        return row
 
 
 class ReliefMatchAPI(NinjaAPI):
@@ -165,7 +186,12 @@ def http_errors(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if detail.startswith(english):
             detail = str(message)
             break
-    return api.create_response(request, {"detail": detail}, status=exc.status_code)
+    response = api.create_response(request, {"detail": detail}, status=exc.status_code)
+    if isinstance(exc, Throttled) and exc.wait is not None:
+        # ninja adds Retry-After to its throttles' 429 only; ours from
+        # authentication (too many wrong keys) gets it here.
+        response["Retry-After"] = str(math.ceil(exc.wait))
+    return response
 
 
 @api.post(

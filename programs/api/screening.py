@@ -12,7 +12,10 @@ Contract
   required ones); sets are written ``a;b``; a blank cell means not answered.
   ``template_csv`` returns a header of every answer field and one example.
 * ``read_screening_csv`` returns the rows, or one problem with the file as a
-  whole (too large, not UTF-8, too many rows, no rows).
+  whole (too large, in no encoding of ``CSV_ENCODINGS``, too many rows, no
+  rows). Files saved by Excel on Chinese Windows (GBK/GB18030, or UTF-16
+  "Unicode text", which is tab-separated) and old-Mac CR-only line endings
+  are read as they are.
 * ``screen`` returns per row the outcome per programme, or that row's
   errors: one bad row fails alone.
 * ``write_result_csv`` writes one line per input row: the row number, the
@@ -28,6 +31,7 @@ Nothing here keeps an uploaded file or a result.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import io
@@ -75,6 +79,32 @@ TEMPLATE_EXAMPLE: dict[str, Any] = {
 }
 
 
+#: The encodings a screening CSV is read in, tried in this order, with the
+#: name the error message gives each: UTF-8 (with or without a byte order
+#: mark); GB18030, a superset of GBK and GB2312, which is what Excel on Chinese
+#: Windows saves "CSV" as; UTF-16, only when the file starts with its byte order
+#: mark. A UTF-16 mark is never valid GB18030, so the order cannot mistake one
+#: for the other.
+CSV_ENCODINGS: tuple[tuple[str, str], ...] = (
+    ("utf-8-sig", "UTF-8"),
+    ("gb18030", "GB18030 (GBK)"),
+    ("utf-16", "UTF-16"),
+)
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def decode_csv(data: bytes) -> str | None:
+    """Return the text of an uploaded CSV in the first of ``CSV_ENCODINGS`` that fits, or None."""
+    for codec, _name in CSV_ENCODINGS:
+        if codec == "utf-16" and not data.startswith(_UTF16_BOMS):
+            continue
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
     """Return per row the outcome per programme, or that row's errors: one bad row fails alone."""
     catalogue = store.current_catalogue()
@@ -118,10 +148,12 @@ def read_screening_csv(file: File[bytes]) -> tuple[list[dict[str, Any]], str]:
     """Return the rows of an uploaded screening CSV, or a problem with the file as a whole."""
     if file.size > MAX_SCREENING_BYTES:
         return [], gettext("The file is larger than 2 MB.")
-    try:
-        text = file.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], gettext("The file is not UTF-8 text.")
+    text = decode_csv(file.read())
+    if text is None:
+        return [], gettext(
+            "The file could not be read as text; the encodings tried were "
+            "%(encodings)s. Save it from Excel as “CSV UTF-8” and upload it again."
+        ) % {"encodings": ", ".join(name for _codec, name in CSV_ENCODINGS)}
     try:
         rows = _csv_rows(text)
     except csv.Error:  # a cell over the csv module's limit (128 KiB), say
@@ -138,7 +170,11 @@ class _TooManyRows(Exception):
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
+    # newline="": the csv module ends records at \r\n, \n or a lone \r (old Mac).
+    header = text.split("\n", 1)[0].split("\r", 1)[0]
+    # Excel's "Unicode text" (UTF-16) separates cells with tabs.
+    delimiter = "\t" if "\t" in header and "," not in header else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[dict[str, Any]] = []
     for record in reader:
         if len(rows) == MAX_SCREENING_ROWS:

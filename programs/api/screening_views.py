@@ -56,7 +56,8 @@ class ScreeningForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.rows: list[dict[str, Any]] = []
         self.fields["file"].help_text = gettext(
-            "A UTF-8 CSV file of at most 2 MB and %(rows)s rows."
+            "A CSV file of at most 2 MB and %(rows)s rows, in UTF-8, GBK or "
+            "UTF-16 (as Excel saves it)."
         ) % {"rows": screening.MAX_SCREENING_ROWS}
 
     def clean_as_of(self) -> datetime.date | None:

@@ -384,77 +384,102 @@ def rematch(
 ) -> RematchReport:
     """Recompute stored results with the database filter path; report what changed.
 
-    For each programme, one UPDATE ... FROM a join of its stored results with
-    their profiles sets every result's outcome and near-miss flag from the
-    profile's columns (one query before it counts the moves), and one
-    INSERT ... SELECT adds results for profiles that have none for the
-    programme (a new programme). No profile is loaded into Python. Ranks of
-    existing results are left as they were told; new rows get rank 0.
+    Each programme's results are recomputed by ``rematch_programme`` over
+    every stored profile, one transaction per programme.
     """
     catalogue = current_catalogue()
     wanted = set(slugs) if slugs is not None else None
-    today = as_of or timezone.localdate()
     report = RematchReport(catalogue.version)
     ids = dict(Programme.objects.values_list("slug", "pk"))
     for programme in catalogue.programmes:
         if wanted is not None and programme.slug not in wanted:
             continue
-        pk = ids[programme.slug]
-        table = StoredResult._meta.db_table
-        # Each stored result of the programme beside its profile's new answer,
-        # in one join: no correlated subquery per row.
-        recomputed = (
-            with_facts(BusinessProfile.objects.filter(results__programme_id=pk))
-            .order_by()
-            .annotate(
-                _result=F("results__id"),
-                _old=F("results__outcome"),
-                _outcome=outcome_expression(programme),
-                _near=near_miss_expression(programme),
-                _availability=_availability_expression(programme, "results__as_of"),
-            )
-            .values("_result", "_old", "_outcome", "_near", "_availability")
+        moves, created = rematch_programme(
+            programme,
+            programme_id=ids[programme.slug],
+            catalogue_version=catalogue.version,
+            profiles=BusinessProfile.objects.all(),
+            as_of=as_of,
         )
-        sql, params = recomputed.query.sql_with_params()
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Composed from the ORM's own SQL; no user input is interpolated.
-            cursor.execute(
-                "SELECT sub._old, sub._outcome, COUNT(*) FROM"  # noqa: S608
-                f" ({sql}) sub WHERE sub._old <> sub._outcome GROUP BY sub._old, sub._outcome",
-                params,
-            )
-            report.changed[programme.slug] = {
-                (old, new): n for old, new, n in cursor.fetchall()
-            }
-            cursor.execute(
-                f"UPDATE {table} SET outcome = sub._outcome, near_miss = sub._near,"  # noqa: S608
-                " availability = sub._availability, catalogue_version = %s,"
-                f" computed_at = %s FROM ({sql}) sub WHERE {table}.id = sub._result",
-                [catalogue.version, timezone.now(), *params],
-            )
-            missing = (
-                with_facts(BusinessProfile.objects.exclude(results__programme_id=pk))
-                .annotate(_profile=F("pk"), _programme=Value(pk))
-                .annotate(_outcome=outcome_expression(programme))
-                .annotate(_near=near_miss_expression(programme))
-                .annotate(_as_of=Coalesce("as_of", Value(today)))
-                .annotate(_availability=_availability_expression(programme, "_as_of"))
-                .values(
-                    "_profile",
-                    "_programme",
-                    "_outcome",
-                    "_near",
-                    "_as_of",
-                    "_availability",
-                )
-            )
-            sql, params = missing.query.sql_with_params()
-            cursor.execute(
-                f"INSERT INTO {table} (profile_id, programme_id, outcome, near_miss, as_of,"  # noqa: S608
-                " availability, score, rank, catalogue_version, computed_at)"
-                " SELECT sub._profile, sub._programme, sub._outcome, sub._near, sub._as_of,"
-                f" sub._availability, 0, 0, %s, %s FROM ({sql}) sub",
-                [catalogue.version, timezone.now(), *params],
-            )
-            report.created[programme.slug] = cursor.rowcount
+        report.changed[programme.slug] = moves
+        report.created[programme.slug] = created
     return report
+
+
+def rematch_programme(
+    programme: matching.Programme,
+    *,
+    programme_id: int,
+    catalogue_version: str,
+    profiles: QuerySet[BusinessProfile],
+    as_of: datetime.date | None = None,
+) -> tuple[dict[tuple[str, str], int], int]:
+    """Recompute one programme's stored results of the given profiles, in one transaction.
+
+    Return the moves ({(outcome before, outcome after): count}) and how many
+    results were added. One UPDATE ... FROM a join of the programme's stored
+    results with their profiles sets every result's outcome and near-miss
+    flag from the profile's columns (one query before it counts the moves),
+    and one INSERT ... SELECT adds results for profiles that have none for
+    the programme (a new programme). No profile is loaded into Python. Ranks
+    of existing results are left as they were told; new rows get rank 0.
+    ``profiles`` narrows the work (a background job passes ranges of ids).
+    """
+    today = as_of or timezone.localdate()
+    pk = programme_id
+    table = StoredResult._meta.db_table
+    # Each stored result of the programme beside its profile's new answer,
+    # in one join: no correlated subquery per row.
+    recomputed = (
+        with_facts(profiles.filter(results__programme_id=pk))
+        .order_by()
+        .annotate(
+            _result=F("results__id"),
+            _old=F("results__outcome"),
+            _outcome=outcome_expression(programme),
+            _near=near_miss_expression(programme),
+            _availability=_availability_expression(programme, "results__as_of"),
+        )
+        .values("_result", "_old", "_outcome", "_near", "_availability")
+    )
+    sql, params = recomputed.query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Composed from the ORM's own SQL; no user input is interpolated.
+        cursor.execute(
+            "SELECT sub._old, sub._outcome, COUNT(*) FROM"  # noqa: S608
+            f" ({sql}) sub WHERE sub._old <> sub._outcome GROUP BY sub._old, sub._outcome",
+            params,
+        )
+        moves = {(old, new): n for old, new, n in cursor.fetchall()}
+        cursor.execute(
+            f"UPDATE {table} SET outcome = sub._outcome, near_miss = sub._near,"  # noqa: S608
+            " availability = sub._availability, catalogue_version = %s,"
+            f" computed_at = %s FROM ({sql}) sub WHERE {table}.id = sub._result",
+            [catalogue_version, timezone.now(), *params],
+        )
+        missing = (
+            with_facts(profiles.exclude(results__programme_id=pk))
+            .annotate(_profile=F("pk"), _programme=Value(pk))
+            .annotate(_outcome=outcome_expression(programme))
+            .annotate(_near=near_miss_expression(programme))
+            .annotate(_as_of=Coalesce("as_of", Value(today)))
+            .annotate(_availability=_availability_expression(programme, "_as_of"))
+            .values(
+                "_profile",
+                "_programme",
+                "_outcome",
+                "_near",
+                "_as_of",
+                "_availability",
+            )
+        )
+        sql, params = missing.query.sql_with_params()
+        cursor.execute(
+            f"INSERT INTO {table} (profile_id, programme_id, outcome, near_miss, as_of,"  # noqa: S608
+            " availability, score, rank, catalogue_version, computed_at)"
+            " SELECT sub._profile, sub._programme, sub._outcome, sub._near, sub._as_of,"
+            f" sub._availability, 0, 0, %s, %s FROM ({sql}) sub",
+            [catalogue_version, timezone.now(), *params],
+        )
+        created = cursor.rowcount
+    return moves, created

@@ -72,7 +72,7 @@ def find_candidates(*, today: datetime.date) -> dict[int, list[Candidate]]:
             profile=OuterRef("pk"), programme_id=pk, kind=FITS
         )
         fits = (
-            opted_in()
+            sql.with_facts(opted_in())
             .annotate(_outcome=sql.outcome_expression(programme))
             .filter(
                 _outcome__in=[
@@ -96,7 +96,7 @@ def find_candidates(*, today: datetime.date) -> dict[int, list[Candidate]]:
                 reason=closes.isoformat(),
             )
             due = (
-                opted_in()
+                sql.with_facts(opted_in())
                 .filter(sql.eligible_q(programme))
                 .exclude(Exists(reminded))
                 .values_list("pk", flat=True)

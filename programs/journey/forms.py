@@ -7,6 +7,7 @@ and error messages), the consent to keep results, and the email-my-link form.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -444,3 +445,44 @@ class ConsentForm(forms.Form):
 
 class EmailLinkForm(forms.Form):
     email = forms.EmailField(label=_("Email"), max_length=254)
+
+
+class SentenceField(TextField):
+    """A sentence or two of free text: line breaks and tabs become spaces, and
+    any other control character is refused, as in every text field."""
+
+    def to_python(self, value: Any) -> str:
+        text: str = super().to_python(value) or ""
+        return " ".join(re.split(r"[\r\n\t]+", text)).strip()
+
+
+class WrongAnswerForm(forms.Form):
+    """An owner's word that a result looks wrong, and whether to keep their answers.
+
+    Prefixed, so its fields never meet the profile's answers posted beside them.
+    """
+
+    prefix = "report"
+
+    sentence = SentenceField(
+        label=_("What looks wrong?"),
+        help_text=_(
+            "A sentence is enough, for example: “I sell abroad, but it says I don’t export.”"
+        ),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Say in a sentence what looks wrong.")},
+    )
+    consent = forms.BooleanField(
+        label=_("Also keep my answers and these results with my report"),
+        help_text=_(
+            "Then our staff can check this programme's rules against your answers, "
+            "and may keep them as a test of the rules. Without this tick we keep only "
+            "your sentence, the programme, the date and the catalogue version."
+        ),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(self, "sentence", "consent")

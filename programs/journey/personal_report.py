@@ -35,6 +35,7 @@ import datetime
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
+from django.db.models import Model, TextField
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -63,6 +64,7 @@ from programs.engine.matching import (
 from programs.engine.rules import STATE_LABELS, State
 from programs.engine.text import list_separator
 from programs.models import Criterion as CriterionRow
+from programs.models import Programme as ProgrammeRow
 
 #: Tiers a personal report covers; plain not-eligible programmes are left out.
 REPORT_TIERS = frozenset(SHOWN_TIERS)
@@ -626,3 +628,45 @@ def render_pdf(report: MatchReport, *, link: str = "") -> bytes:
             "provider before you apply."
         ),
     )
+
+
+# --------------------------------------------------------------------------
+# Long programme texts
+# --------------------------------------------------------------------------
+
+#: A soft limit, in characters, on each programme text and criterion
+#: explanation. A longer one is saved, and prints in full across pages
+#: (``pdf.FlowingTable``), but the admin warns: 2,000 characters of Chinese
+#: fill most of a PDF page, and every matched owner's report carries the
+#: programme's texts (the catalogue page its criteria's explanations too).
+LONG_TEXT_CHARS = 2000
+
+
+def long_texts(programme: ProgrammeRow) -> list[str]:
+    """Return, in words, each of the programme's texts over LONG_TEXT_CHARS.
+
+    Every text field of the programme and of its criteria counts, in both
+    languages.
+    """
+    found = []
+    rows: list[tuple[Model, str]] = [(programme, "")]
+    # Read afresh: the admin's programme carries its criteria as loaded.
+    criteria = CriterionRow.objects.filter(programme_id=programme.pk).order_by("pk")
+    rows += [(criterion, str(criterion)) for criterion in criteria]
+    for row, criterion in rows:
+        for field in row._meta.concrete_fields:
+            if not isinstance(field, TextField):
+                continue
+            length = len(getattr(row, field.attname) or "")
+            if length <= LONG_TEXT_CHARS:
+                continue
+            values = {"field": field.verbose_name, "count": f"{length:,}"}
+            found.append(
+                gettext(
+                    "“%(field)s” of the criterion “%(criterion)s” (%(count)s characters)"
+                )
+                % {**values, "criterion": criterion}
+                if criterion
+                else gettext("“%(field)s” (%(count)s characters)") % values
+            )
+    return found

@@ -4,7 +4,9 @@ import datetime
 import hashlib
 import io
 import logging
+import secrets
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -14,7 +16,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
-from django.db import DatabaseError, connection
 from django.forms import MultipleChoiceField, RadioSelect
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
@@ -34,6 +35,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
+from programs import ratelimit
 from programs.catalogue import store
 from programs.engine import contract, matching
 from programs.engine.matching import Tier
@@ -45,6 +47,8 @@ from programs.journey.forms import (
     ProfileForm,
 )
 from programs.models import BusinessProfile
+from reliefmatch import database
+from reliefmatch.middleware import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +56,8 @@ logger = logging.getLogger(__name__)
 @require_safe
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
-    """Answer 200 when the database answers a trivial query, else 503."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError:
-        logger.warning("Health check: the database did not answer", exc_info=True)
+    """Answer 200 when the database answers a trivial query, else 503 within a second."""
+    if not database.database_answers():
         return JsonResponse(
             {"status": "unavailable", "database": "down"},
             status=HTTPStatus.SERVICE_UNAVAILABLE,
@@ -107,7 +106,7 @@ def profile_form(request: HttpRequest) -> HttpResponse:
         language=get_language(),
     )
     link = request.build_absolute_uri(reverse("programs:results", args=[token]))
-    if consent.email:
+    if consent.email and may_email_link(request, consent.email):
         send_link(request, row, consent.email, link)
     messages.info(
         request,
@@ -116,6 +115,29 @@ def profile_form(request: HttpRequest) -> HttpResponse:
         ),
     )
     return redirect("programs:results", token=token)
+
+
+def may_email_link(request: HttpRequest, email: str) -> bool:
+    """Count one link email to `email`; when over a day's limit, say so and refuse.
+
+    LINK_EMAILS_PER_RECIPIENT a day to one address and LINK_EMAILS_PER_ADDRESS
+    from one client (programs/ratelimit.py), so the form cannot flood anyone's
+    mailbox.
+    """
+    if ratelimit.link_email_allowed(
+        recipient=email, address=client_ip(request) or "unknown"
+    ):
+        return True
+    logger.warning("Link email limit reached: nothing sent")
+    messages.error(
+        request,
+        gettext(
+            "We did not send the email: too many emails with a link were asked for "
+            "today, to this address or from your connection. Please try again "
+            "tomorrow. Your results are kept: bookmark this page."
+        ),
+    )
+    return False
 
 
 def send_link(
@@ -269,15 +291,41 @@ def answers_summary(profile: contract.Profile) -> list[tuple[str, str]]:
     ]
 
 
-#: Stand for what differs between requests for the same kept results page: a
-#: cached page carries these, and each request's own values replace them.
-CSRF_PLACEHOLDER = "reliefmatch-csrf-token-placeholder"
-LINK_PLACEHOLDER = "reliefmatch-private-link-placeholder"
-MESSAGES_PLACEHOLDER = "<!-- reliefmatch-messages-placeholder -->"
-#: The scheme and host the visitor came by, in the private link's text. An
-#: HTML comment, like the messages' placeholder: escaped text (a programme's,
-#: an answer) can never contain one, so only the template's own spot is filled.
-ORIGIN_PLACEHOLDER = "<!-- reliefmatch-origin-placeholder -->"
+@dataclass(frozen=True)
+class Slots:
+    """Where a rendered results page takes each request's own values.
+
+    A cached page carries these marks, and each request's values replace
+    them: its CSRF token, the private link it came by, its messages and the
+    scheme and host it came by. Each rendering gets marks of its own, made
+    from a random nonce stored with the cached page, so text written into a
+    programme (its name, benefits, steps, link…) or typed into an answer can
+    never hold one: only the template's own places are ever filled in.
+    """
+
+    nonce: str
+
+    @classmethod
+    def fresh(cls) -> Slots:
+        return cls(secrets.token_hex(16))
+
+    @property
+    def csrf_mark(self) -> str:
+        return f"reliefmatch-csrf-{self.nonce}"
+
+    @property
+    def link_mark(self) -> str:
+        return f"reliefmatch-link-{self.nonce}"
+
+    @property
+    def messages_mark(self) -> str:
+        return f"<!-- reliefmatch-messages-{self.nonce} -->"
+
+    @property
+    def origin_mark(self) -> str:
+        return f"<!-- reliefmatch-origin-{self.nonce} -->"
+
+
 #: How long a rendered results page is kept. Its key changes with anything
 #: that changes the page, so this only bounds memory, never staleness.
 #: Deleting a profile drops its entries at once.
@@ -289,10 +337,11 @@ def results_body(
     report: matching.MatchReport,
     *,
     as_of: datetime.date | None,
+    slots: Slots,
     row: BusinessProfile | None = None,
     token: str = "",
 ) -> str:
-    """Render the results page's content, with a placeholder for the CSRF token."""
+    """Render the results page's content, with `slots` for the CSRF token and host."""
     context = results_context(report, as_of=as_of, token=token)
     context["row"] = row
     if row is not None:
@@ -301,8 +350,8 @@ def results_body(
         context["keep_form"] = ConsentForm(
             submit_label=gettext_lazy("Keep my results"), auto_id="keep_%s"
         )
-    context["csrf_token"] = CSRF_PLACEHOLDER
-    context["origin"] = mark_safe(ORIGIN_PLACEHOLDER)
+    context["csrf_token"] = slots.csrf_mark
+    context["origin"] = mark_safe(slots.origin_mark)
     return render_to_string(
         "programs/includes/results_body.html", context, request=request
     )
@@ -312,36 +361,45 @@ def render_results(
     request: HttpRequest, report: matching.MatchReport, *, as_of: datetime.date | None
 ) -> HttpResponse:
     """Return the results page of a profile that is not kept (rendered every time)."""
-    body = results_body(request, report, as_of=as_of)
-    body = body.replace(CSRF_PLACEHOLDER, get_token(request))
+    slots = Slots.fresh()
+    body = results_body(request, report, as_of=as_of, slots=slots)
+    body = body.replace(slots.csrf_mark, get_token(request))
     # Safe: the body is our own template's output, escaped when it was rendered.
     return render(request, "programs/results.html", {"body": mark_safe(body)})
 
 
+#: A kept results page as cached: the nonce of its slots, and the page.
+CachedPage = tuple[str, str]
+
+
 def results_page(
     request: HttpRequest, report: matching.MatchReport, *, row: BusinessProfile
-) -> str:
-    """Render a kept profile's whole results page, fit to cache.
+) -> CachedPage:
+    """Render a kept profile's whole results page, fit to cache, with its slots' nonce.
 
     The visitor's CSRF token, the private link they came by (plain or
     signed), the scheme and host they came by and their messages are
-    placeholders, filled in by ``serve_results_page`` for each request.
+    ``Slots``, filled in by ``serve_results_page`` for each request.
     """
+    slots = Slots.fresh()
     body = results_body(
-        request, report, as_of=row.as_of, row=row, token=LINK_PLACEHOLDER
+        request, report, as_of=row.as_of, slots=slots, row=row, token=slots.link_mark
     )
     context = {
         # Safe: our own templates' output, escaped when it was rendered.
         "body": mark_safe(body),
-        "csrf_token": CSRF_PLACEHOLDER,
-        "messages_slot": mark_safe(MESSAGES_PLACEHOLDER),
-        "language_next": reverse("programs:results", args=[LINK_PLACEHOLDER]),
+        "csrf_token": slots.csrf_mark,
+        "messages_slot": mark_safe(slots.messages_mark),
+        "language_next": reverse("programs:results", args=[slots.link_mark]),
     }
-    return render_to_string("programs/results.html", context, request=request)
+    page = render_to_string("programs/results.html", context, request=request)
+    return slots.nonce, page
 
 
-def serve_results_page(request: HttpRequest, page: str, token: str) -> HttpResponse:
-    """Answer with a rendered results page, filled in for this request."""
+def serve_results_page(
+    request: HttpRequest, cached: CachedPage, token: str
+) -> HttpResponse:
+    """Answer with a rendered results page, its slots filled in for this request."""
     stored = messages.get_messages(request)
     notes = (
         render_to_string("includes/messages.html", {"messages": stored})
@@ -351,14 +409,15 @@ def serve_results_page(request: HttpRequest, page: str, token: str) -> HttpRespo
     # The token is one this app issued (URL-safe characters, a colon in
     # signed ones), quoted and escaped all the same as {% url %} would.
     link = escape(quote(token, safe=":"))
+    nonce, page = cached
+    slots = Slots(nonce)
     page = (
-        # First, so nothing filled in afterwards can hold its marker. The
-        # host is one ALLOWED_HOSTS accepts; the cached page is the same for
-        # every host, so a visitor always reads the address they came by.
-        page.replace(ORIGIN_PLACEHOLDER, escape(origin(request)), 1)
-        .replace(MESSAGES_PLACEHOLDER, notes, 1)
-        .replace(LINK_PLACEHOLDER, link)
-        .replace(CSRF_PLACEHOLDER, get_token(request))
+        # The host is one ALLOWED_HOSTS accepts; the cached page is the same
+        # for every host, so a visitor always reads the address they came by.
+        page.replace(slots.origin_mark, escape(origin(request)), 1)
+        .replace(slots.messages_mark, notes, 1)
+        .replace(slots.link_mark, link)
+        .replace(slots.csrf_mark, get_token(request))
     )
     return HttpResponse(page)
 
@@ -454,14 +513,14 @@ def results(request: HttpRequest, token: str) -> HttpResponse:
     row, catalogue = found
     today = row.as_of or timezone.localdate()
     key = results_cache_key(row, catalogue.version, today)
-    page = cache.get(key)
-    if page is None:
+    cached = cache.get(key)
+    if not (isinstance(cached, tuple) and len(cached) == 2):  # none, or an older shape
         report = store.run_match(
             profile=contract.from_columns(row), as_of=today, catalogue=catalogue
         )
-        page = results_page(request, report, row=row)
-        cache.set(key, page, RESULTS_CACHE_SECONDS)
-    return serve_results_page(request, page, token)
+        cached = results_page(request, report, row=row)
+        cache.set(key, cached, RESULTS_CACHE_SECONDS)
+    return serve_results_page(request, cached, token)
 
 
 @never_cache
@@ -519,6 +578,8 @@ def email_link(request: HttpRequest, token: str) -> HttpResponse:
     row = kept_profile(token)
     form = EmailLinkForm(request.POST)
     if form.is_valid():
+        if not may_email_link(request, form.cleaned_data["email"]):
+            return redirect("programs:results", token=token)  # nothing changed
         row.email = form.cleaned_data["email"]
         row.save(update_fields=["email", "updated_at"])
         link = request.build_absolute_uri(reverse("programs:results", args=[token]))

@@ -15,8 +15,8 @@ Contract
   ``format(value)``, which turns a value read through the ORM into a cell
   (text, a number, or None for an empty cell), and an SQL form,
   ``format.sql(expression)``, a PostgreSQL expression whose value is the
-  finished cell: labels, local times and dates as text, text neutralised,
-  empty text as NULL, numbers as they are.
+  finished cell: labels, local times and dates as text, text neutralised
+  (unless ``formula_guard=False``), empty text as NULL, numbers as they are.
   ``columns()`` returns the specification for the active language and time
   zone (programme and provider names, code labels); call it once per
   export, when it starts, so a streamed response keeps the language of its
@@ -27,6 +27,10 @@ Contract
   elsewhere (or with ``sql_formats=False``) it applies the Python forms and
   passes every text cell through ``cells.neutralise``. Either way a
   spreadsheet never runs a cell as a formula, and numbers stay numbers.
+  The guard's apostrophe is for CSV, whose cells a spreadsheet parses; XLSX
+  writes every text cell as a string cell (``write_string``), which is never
+  evaluated, so it reads ``iter_rows(formula_guard=False)`` and "=1+1" stays
+  "=1+1".
 * CSV: on PostgreSQL the rows are ``COPY (<the SQL forms' SELECT>) TO STDOUT
   (FORMAT csv)`` of the very same queryset, streamed from psycopg as it
   comes; elsewhere Python's csv module writes ``iter_rows``. The two give
@@ -94,13 +98,16 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------
 
 
-def neutralised(expression: Any) -> Case:
+def neutralised(expression: Any, *, formula_guard: bool = True) -> Any:
     """Return the SQL form of ``cells.neutralise`` for a text expression.
 
     Text that starts with one of ``cells.FORMULA_PREFIXES`` gets a leading
     ', as neutralise gives it; empty text becomes NULL, which CSV and XLSX
-    write as an empty cell, as they write the Python form's "".
+    write as an empty cell, as they write the Python form's "". Without the
+    formula guard (XLSX) only the empty text becomes NULL.
     """
+    if not formula_guard:
+        return NullIf(expression, Value(""))
     characters = "".join(p for p in cells.FORMULA_PREFIXES if len(p) == 1)
     longer: dict[int, list[str]] = {}
     for prefix in cells.FORMULA_PREFIXES:
@@ -186,8 +193,8 @@ class Format:
     def __call__(self, value: Any) -> Any:
         return value
 
-    def sql(self, expression: Any) -> Any:
-        return neutralised(expression)
+    def sql(self, expression: Any, *, formula_guard: bool = True) -> Any:
+        return neutralised(expression, formula_guard=formula_guard)
 
     def resolved(self) -> Format:
         return self
@@ -202,7 +209,7 @@ class Number(Format):
 
     number = True
 
-    def sql(self, expression: Any) -> Any:
+    def sql(self, expression: Any, *, formula_guard: bool = True) -> Any:
         return expression
 
 
@@ -223,13 +230,13 @@ class Labels(Format):
             return None
         return str(self.labels.get(code, code))
 
-    def sql(self, expression: Any) -> Any:
-        labels = {
-            code: cells.neutralise(label) or None for code, label in self.labels.items()
-        }
+    def sql(self, expression: Any, *, formula_guard: bool = True) -> Any:
+        guard = cells.neutralise if formula_guard else str
+        labels = {code: guard(label) or None for code, label in self.labels.items()}
+        default = neutralised(expression, formula_guard=formula_guard)
         if not labels:
-            return neutralised(expression)
-        return SimpleCase(expression, labels, neutralised(expression))
+            return default
+        return SimpleCase(expression, labels, default)
 
     def resolved(self) -> Labels:
         """Return the labels translated now, in the active language."""
@@ -250,7 +257,7 @@ class LocalMinute(Format):
         zone = self.zone or timezone.get_current_timezone()
         return value.astimezone(zone).isoformat(" ", "minutes")[:16]
 
-    def sql(self, expression: Any) -> Func:
+    def sql(self, expression: Any, *, formula_guard: bool = True) -> Func:
         zone = self.zone or timezone.get_current_timezone()
         return Func(
             expression,
@@ -273,7 +280,7 @@ class IsoDate(Format):
     def __call__(self, value: datetime.date | None) -> str | None:
         return None if value is None else value.isoformat()
 
-    def sql(self, expression: Any) -> Func:
+    def sql(self, expression: Any, *, formula_guard: bool = True) -> Func:
         return Func(
             expression,
             template="to_char(%(expressions)s, 'YYYY-MM-DD')",
@@ -293,10 +300,10 @@ class Column:
     lookup: Any  # a values_list() path or expression
     format: Format = TEXT
 
-    def sql(self) -> Any:
+    def sql(self, *, formula_guard: bool = True) -> Any:
         """Return the column's SQL form: the finished cell of each row."""
         lookup = F(self.lookup) if isinstance(self.lookup, str) else self.lookup
-        return self.format.sql(lookup)
+        return self.format.sql(lookup, formula_guard=formula_guard)
 
 
 #: The one column specification of the export (CSV, XLSX), English names.
@@ -386,8 +393,9 @@ def columns() -> tuple[Column, ...]:
     return tuple(result)
 
 
-def headings(spec: Iterable[Column]) -> list[str]:
-    return [cells.neutralise(str(column.heading)) for column in spec]
+def headings(spec: Iterable[Column], *, formula_guard: bool = True) -> list[str]:
+    guard = cells.neutralise if formula_guard else str
+    return [guard(str(column.heading)) for column in spec]
 
 
 def formats_in_sql(queryset: QuerySet[StoredResult]) -> bool:
@@ -403,23 +411,26 @@ def iter_rows(
     *,
     spec: tuple[Column, ...] | None = None,
     sql_formats: bool | None = None,
+    formula_guard: bool = True,
 ) -> Iterator[tuple[Any, ...]]:
     """Yield the export's rows as cells, in primary-key order, a chunk at a time.
 
     With sql_formats (the default on PostgreSQL) the database formats the
-    cells; otherwise the Python forms and cells.neutralise do.
+    cells; otherwise the Python forms and cells.neutralise do. Without the
+    formula guard (for XLSX's string cells) text is left as it is.
     """
     spec = spec or columns()
     if sql_formats is None:
         sql_formats = formats_in_sql(queryset)
     ordered = queryset.order_by("pk")
     if sql_formats:
-        yield from ordered.values_list(*(c.sql() for c in spec)).iterator(
-            chunk_size=CHUNK_SIZE
-        )
+        expressions = (c.sql(formula_guard=formula_guard) for c in spec)
+        yield from ordered.values_list(*expressions).iterator(chunk_size=CHUNK_SIZE)
         return
     formatted = [(i, c.format) for i, c in enumerate(spec) if not c.format.identity]
-    prefixes, neutralise = cells.FORMULA_PREFIXES, cells.neutralise
+    # No prefix starts a string: no cell is quoted.
+    prefixes = cells.FORMULA_PREFIXES if formula_guard else ()
+    neutralise = cells.neutralise
     rows = ordered.values_list(*(column.lookup for column in spec)).iterator(
         chunk_size=CHUNK_SIZE
     )
@@ -659,6 +670,8 @@ def write_xlsx(
 
     XlsxWriter's constant-memory mode flushes each row to a temporary file
     once the next starts, so memory stays flat; rows must come in order.
+    Text is written as string cells, never evaluated, so it needs no formula
+    guard: "=1+1" is the text "=1+1".
     """
     spec = columns()
     workbook = xlsxwriter.Workbook(
@@ -677,7 +690,7 @@ def write_xlsx(
         bold = workbook.add_format({"bold": True})
         for i, column in enumerate(spec):
             sheet.set_column(i, i, WIDTHS.get(column.key, DEFAULT_WIDTH))
-        for i, heading in enumerate(headings(spec)):
+        for i, heading in enumerate(headings(spec, formula_guard=False)):
             sheet.write_string(0, i, heading, bold)
         sheet.freeze_panes(1, 0)
         write_string, write_number = sheet.write_string, sheet.write_number
@@ -686,7 +699,7 @@ def write_xlsx(
             return write_number(row, col, float(value))  # a Decimal too
 
         writers = [number if c.format.number else write_string for c in spec]
-        rows = _Counted(iter_rows(queryset, spec=spec), progress)
+        rows = _Counted(iter_rows(queryset, spec=spec, formula_guard=False), progress)
         for count, row in enumerate(rows, start=1):
             for i, value in enumerate(row):
                 # None and "" are empty cells, left unwritten.

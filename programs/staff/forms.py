@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils.text import capfirst
@@ -11,7 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from programs.engine import contract
 from programs.engine.matching import Tier
-from programs.staff.match_report import ReportFilters
+from programs.staff.match_report import SUBMITTED_RANGE, ReportFilters
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def any_or(choices: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
@@ -24,6 +28,29 @@ def contract_filter(name: str) -> forms.ChoiceField:
     spec = contract.FIELDS[name]
     return forms.ChoiceField(
         label=capfirst(spec.label), required=False, choices=any_or(spec.choices)
+    )
+
+
+def within_submitted_range(value: datetime.date) -> None:
+    first, last = SUBMITTED_RANGE
+    if not first <= value <= last:
+        raise forms.ValidationError(
+            _("Enter a date from %(first)s to %(last)s."),
+            code="out_of_range",
+            params={"first": first.isoformat(), "last": last.isoformat()},
+        )
+
+
+def submitted_date(label: StrOrPromise) -> forms.DateField:
+    """Return a submission-date filter that refuses dates outside SUBMITTED_RANGE."""
+    first, last = SUBMITTED_RANGE
+    return forms.DateField(
+        label=label,
+        required=False,
+        validators=[within_submitted_range],
+        widget=forms.DateInput(
+            attrs={"type": "date", "min": first.isoformat(), "max": last.isoformat()}
+        ),
     )
 
 
@@ -46,16 +73,8 @@ class ReportFilterForm(forms.Form):
     business_type = contract_filter("business_type")
     size_class = contract_filter("size_class")
     urgency = contract_filter("urgency")
-    submitted_from = forms.DateField(
-        label=_("Submitted from"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    submitted_to = forms.DateField(
-        label=_("Submitted to"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    submitted_from = submitted_date(_("Submitted from"))
+    submitted_to = submitted_date(_("Submitted to"))
 
     def __init__(
         self,

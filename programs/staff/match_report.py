@@ -55,6 +55,11 @@ from programs.models import (
 
 PERMISSION = "programs.view_match_report"
 TIERS = tuple(tier.value for tier in Tier)
+#: The submission dates the report filters on. No profile was submitted
+#: outside them, and date arithmetic at the calendar's ends (9999-12-31 plus
+#: a day) overflows in the counts of purged profiles, so the filter form refuses
+#: others. (``export_matches`` only reads rows, which no date can overflow.)
+SUBMITTED_RANGE = (datetime.date(2000, 1, 1), datetime.date(2099, 12, 31))
 
 
 class StaffUser(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from http import HTTPStatus
 
@@ -9,8 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import translation
 
-from programs.api import keys
+from programs.api import keys, screening
 from programs.journey import kept
 from programs.models import ApiKey
 
@@ -116,9 +118,20 @@ def test_csv_screening_with_mixed_rows(client, key):
     assert set(body["results"][1]["errors"]) == {"business_type", "employees"}
 
 
+#: Bytes no encoding of ``screening.CSV_ENCODINGS`` reads: invalid UTF-8 and GB18030
+#: (no UTF-16 mark), and a UTF-16 mark followed by a lone surrogate.
+UNREADABLE = [b"\x80\xffbusiness_type", codecs.BOM_UTF16_LE + b"\x00\xd8a\x00"]
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [(b"business_type,province,needs\n", "no rows"), (b"\xff\xfe\x00bad", "not UTF-8")],
+    [
+        (b"business_type,province,needs\n", "no rows"),
+        *(
+            (content, "encodings tried were UTF-8, GB18030 (GBK), UTF-16")
+            for content in UNREADABLE
+        ),
+    ],
 )
 def test_csv_screening_refuses_unreadable_files_clearly(client, key, content, problem):
     response = client.post(
@@ -128,6 +141,87 @@ def test_csv_screening_refuses_unreadable_files_clearly(client, key, content, pr
     )
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert problem in response.json()["errors"]["file"][0]
+
+
+CHINESE_CSV = (
+    "business_type,province,city,employees,needs\r\n"
+    "street_stall,CN-SC,成都,1,financing\r\n"
+    "restaurant,CN-HB,武汉,12,rent_relief\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-8", b""),
+        ("utf-8", codecs.BOM_UTF8),
+        ("gbk", b""),
+        ("gb18030", b""),
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+    ],
+    ids=["utf-8", "utf-8 bom", "gbk", "gb18030", "utf-16le", "utf-16be"],
+)
+@pytest.mark.parametrize(
+    "newline", ["\r\n", "\n", "\r"], ids=["crlf", "lf", "old mac cr"]
+)
+def test_csv_in_the_encodings_and_line_endings_excel_saves_reads_the_same(
+    encoding, bom, newline
+):
+    content = bom + CHINESE_CSV.replace("\r\n", newline).encode(encoding)
+    rows, problem = screening.read_screening_csv(SimpleUploadedFile("x.csv", content))
+    assert problem == ""
+    assert rows == [
+        {
+            "business_type": "street_stall",
+            "province": "CN-SC",
+            "city": "成都",
+            "employees": "1",
+            "needs": ["financing"],
+        },
+        {
+            "business_type": "restaurant",
+            "province": "CN-HB",
+            "city": "武汉",
+            "employees": "12",
+            "needs": ["rent_relief"],
+        },
+    ]
+
+
+def test_excel_unicode_text_is_utf16_with_tabs_and_is_read(client, key):
+    content = CHINESE_CSV.replace(",", "\t").encode("utf-16")  # with its mark
+    rows, problem = screening.read_screening_csv(SimpleUploadedFile("x.txt", content))
+    assert problem == ""
+    assert [row["city"] for row in rows] == ["成都", "武汉"]
+
+
+def test_a_gbk_upload_screens_exactly_as_its_utf8_copy(client, key):
+    def results(content: bytes):
+        response = client.post(
+            "/api/v1/screenings/csv?as_of=2020-06-15",
+            {"file": SimpleUploadedFile("x.csv", content, content_type="text/csv")},
+            headers={"X-API-Key": key},
+        )
+        assert response.status_code == HTTPStatus.OK
+        return response.json()
+
+    gbk = results(CHINESE_CSV.encode("gbk"))
+    assert gbk["errors"] == 0
+    assert gbk["results"][0]["results"]["jd-spark"]["outcome"] == "eligible"
+    assert gbk == results(CHINESE_CSV.encode("utf-8"))
+
+
+@pytest.mark.parametrize("content", UNREADABLE)
+def test_an_unreadable_encoding_is_named_in_chinese_too(content):
+    with translation.override("zh-hans"):
+        rows, problem = screening.read_screening_csv(
+            SimpleUploadedFile("x.csv", content)
+        )
+    assert rows == []
+    assert "编码" in problem
+    for _codec, name in screening.CSV_ENCODINGS:
+        assert name in problem
 
 
 @override_settings(API_RATE_LIMIT="3/min")

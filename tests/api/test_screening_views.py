@@ -237,14 +237,18 @@ def test_download_action_also_works_as_a_download_field(adviser):
         (None, "Choose a CSV file to screen."),
         (b"", "The file is empty."),
         (b"business_type,province,needs\n", "The file has no rows."),
-        (b"\xff\xfe\x00bad", "The file is not UTF-8 text."),
+        (
+            b"\x80\xffbusiness_type",
+            "The file could not be read as text; the encodings tried were UTF-8, "
+            "GB18030 (GBK), UTF-16. Save it from Excel as “CSV UTF-8” and upload it again.",
+        ),
         (
             b"business_type,province,needs\n"
             + b"street_stall,CN-HB,financing\n" * (screening.MAX_SCREENING_ROWS + 1),
             "At most 1000 rows at once.",
         ),
     ],
-    ids=["no file", "empty", "no rows", "not utf-8", "too many rows"],
+    ids=["no file", "empty", "no rows", "no encoding fits", "too many rows"],
 )
 @pytest.mark.parametrize("action", ["summary", "download"])
 def test_bad_files_are_refused_on_the_form(adviser, content, message, action):
@@ -254,6 +258,14 @@ def test_bad_files_are_refused_on_the_form(adviser, content, message, action):
     assert response.context["summary"] is None
     assert response.context["form"].errors["file"] == [message]
     assert message in response.content.decode()
+
+
+def test_a_gbk_file_from_excel_on_chinese_windows_is_screened(adviser):
+    gbk = "business_type,province,city,needs\r\nstreet_stall,CN-SC,成都,financing\r\n"
+    response = post(adviser, gbk.encode("gbk"))
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["summary"].rows == 1
+    assert response.context["summary"].errors == 0
 
 
 def test_files_over_two_megabytes_are_refused(adviser):

@@ -112,7 +112,7 @@ def test_unsaved_results_have_no_private_link_and_no_qr_code(client):
 def test_programme_text_holding_the_origin_marker_is_shown_as_written(client):
     CriterionFactory(
         programme__slug="marker",
-        programme__name_en=f"Loans {views.ORIGIN_PLACEHOLDER}",
+        programme__name_en="Loans <!-- reliefmatch-origin-placeholder -->",
         field="employees",
         operator="lte",
         value="5",

@@ -6,6 +6,7 @@ import csv
 import datetime
 import io
 import re
+import zipfile
 from decimal import Decimal
 from http import HTTPStatus
 
@@ -18,6 +19,7 @@ from django.utils import timezone, translation
 from openpyxl import load_workbook
 
 from programs.catalogue import loader
+from programs.cells import FORMULA_PREFIXES
 from programs.models import BusinessProfile, Programme, Provider, StoredResult
 from programs.staff import charts, exports, match_report
 from tests.builders import make_profile
@@ -422,7 +424,7 @@ def xlsx_rows(content: bytes) -> list[tuple]:
     return list(sheet.iter_rows(values_only=True))
 
 
-def test_xlsx_has_headings_numbers_and_neutralised_text(data, analyst):
+def test_xlsx_has_headings_numbers_and_text_as_typed(data, analyst):
     target = io.BytesIO()
     count = exports.write_xlsx(queryset(analyst), target)
     header, *rows = xlsx_rows(target.getvalue())
@@ -437,8 +439,31 @@ def test_xlsx_has_headings_numbers_and_neutralised_text(data, analyst):
     assert restaurant[0][column["Months of cash runway"]] == 4
     assert restaurant[0][column["City"]] is None
     cities = {r[column["City"]] for r in rows}
-    assert "'" + FORMULA_CITY in cities
-    assert FORMULA_CITY not in cities
+    assert FORMULA_CITY in cities  # a string cell: XLSX needs no apostrophe
+    assert "'" + FORMULA_CITY not in cities
+
+
+@pytest.mark.parametrize("sql_formats", [None, False])
+def test_xlsx_stores_formula_like_text_as_text_and_csv_quotes_it(
+    tricky, analyst, sql_formats, monkeypatch
+):
+    if sql_formats is False:
+        monkeypatch.setattr(exports, "formats_in_sql", lambda queryset: False)
+    qs = queryset(analyst)
+    target = io.BytesIO()
+    exports.write_xlsx(qs, target)
+    sheet = load_workbook(io.BytesIO(target.getvalue())).active
+    header = [cell.value for cell in sheet[1]]
+    name = header.index("Contact name") + 1
+    contacts = [sheet.cell(row, name) for row in range(2, sheet.max_row + 1)]
+    typed = [cell for cell in contacts if cell.value == "=1+1"]
+    assert typed
+    assert {cell.data_type for cell in typed} == {"s"}  # a string, not a formula ("f")
+    assert not any(str(cell.value).startswith("'") for cell in contacts if cell.value)
+    with zipfile.ZipFile(io.BytesIO(target.getvalue())) as book:
+        xml = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml
+    assert "'=1+1" in {row["Contact name"] for row in csv_dicts(csv_text(qs))}
 
 
 def test_xlsx_withholds_contacts_of_businesses_that_did_not_consent(data, analyst):
@@ -454,7 +479,7 @@ def test_xlsx_withholds_contacts_of_businesses_that_did_not_consent(data, analys
     assert "private@example.com" not in values
 
 
-def test_xlsx_has_the_cells_of_the_csv(tricky, analyst):
+def test_xlsx_has_the_cells_of_the_csv_less_the_formula_guard(tricky, analyst):
     qs = queryset(analyst)
     target = io.BytesIO()
     exports.write_xlsx(qs, target)
@@ -471,6 +496,8 @@ def test_xlsx_has_the_cells_of_the_csv(tricky, analyst):
                 cells.append(int(text))
             elif name in decimals:
                 cells.append(Decimal(text))
+            elif text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+                cells.append(text[1:])  # the CSV's guard; XLSX has string cells
             else:
                 cells.append(text)
         expected.append(tuple(cells))

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from programs.catalogue import loader
-from programs.models import PartnerAccount, Provider, StoredResult
+from programs.models import BackgroundJob, PartnerAccount, Provider, StoredResult
 from tests.builders import make_profile
 from tests.factories import kept_profile
 
@@ -288,7 +288,7 @@ def test_admin_action_exports_selected_results_with_the_same_columns(client, dat
     assert {row["Contact email"] for row in rows} == {"stall@example.com"}
 
 
-def test_programme_admin_action_recomputes_stored_results(client, data):
+def test_programme_admin_action_queues_a_recompute_of_stored_results(client, data):
     client.force_login(staff("root", perm=False, superuser=True))
     response = client.post(
         reverse("admin:programs_programme_changelist"),
@@ -304,4 +304,9 @@ def test_programme_admin_action_recomputes_stored_results(client, data):
         follow=True,
     )
     assert response.status_code == HTTPStatus.OK
-    assert any("stored results changed" in str(m) for m in response.context["messages"])
+    assert any(
+        "Started recomputing the stored results" in str(m)
+        for m in response.context["messages"]
+    )
+    # A worker recomputes them: tests/test_background_jobs.py runs one.
+    assert BackgroundJob.objects.filter(state=BackgroundJob.State.QUEUED).count() == 2

@@ -1,4 +1,5 @@
-"""Run the programmes' scenarios (scenarios.toml) against the catalogue in the database."""
+"""Run the programmes' scenarios (scenarios.toml, and those saved in the admin)
+against the catalogue in the database."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError
 
-from programs.catalogue import scenarios, store
+from programs.catalogue import saved_scenarios, scenarios, store
+from programs.management.database import require_migrated_database
 
 #: Each programme is meant to have at least this many scenarios.
 FEWEST = 3
@@ -39,13 +40,8 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, programme: list[str], file: Path, **options: Any
     ) -> None:
-        try:
-            catalogue = store.current_catalogue()
-        except DatabaseError as error:
-            raise CommandError(
-                f"Cannot read the catalogue from the database ({error}). "
-                "Run `python manage.py migrate` and `python manage.py load_catalogue` first."
-            ) from error
+        require_migrated_database()
+        catalogue = store.current_catalogue()
         if not catalogue.programmes:
             raise CommandError(
                 "No catalogue is loaded: the database has no programmes. "
@@ -58,10 +54,12 @@ class Command(BaseCommand):
                 f"Programmes in the catalogue: {', '.join(sorted(slugs))}."
             )
         try:
-            loaded = scenarios.load_scenarios(file, programmes=slugs)
+            # The file's, then those saved in the admin that the file has not.
+            loaded = saved_scenarios.all_scenarios(file, programmes=slugs)
         except scenarios.ScenarioError as error:
             raise CommandError(
-                f"The scenario file {file} has problems; nothing was run:\n"
+                f"The scenarios of {file} or those saved in the admin have problems; "
+                "nothing was run:\n"
                 + "\n".join(f"  {problem}" for problem in error.problems)
             ) from error
 

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.utils import translation
 
 from programs.engine import contract
+from programs.management.database import require_migrated_database
 from programs.models import Programme, Provider, StoredResult
 from programs.staff import exports, match_report
 
@@ -80,6 +81,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, fmt: str | None, out: str, language: str, **options: Any
     ) -> None:
+        require_migrated_database()
         if fmt is None:
             fmt = Path(out).suffix.lower().removeprefix(".")
             if fmt not in FORMATS:

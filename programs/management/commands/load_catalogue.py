@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from programs.catalogue import loader
+from programs.management.database import require_migrated_database
 
 
 class Command(BaseCommand):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, path: Path, **options: Any) -> None:
         if not path.is_file():
             raise CommandError(f"No catalogue file at {path}")
+        require_migrated_database()
         try:
             report = loader.load_catalogue(path=path)
         except loader.CatalogueError as error:

@@ -14,6 +14,7 @@ from programs.catalogue import store
 from programs.engine import contract, matching
 from programs.engine.text import jsonable
 from programs.management.arguments import iso_date
+from programs.management.database import require_migrated_database
 
 as_of_date = iso_date("--as-of")
 
@@ -38,6 +39,7 @@ class Command(BaseCommand):
         format: str,
         **options: Any,
     ) -> None:
+        require_migrated_database()
         try:
             if profile == "-":
                 raw = sys.stdin.read()

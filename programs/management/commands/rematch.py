@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from programs.engine import sql
+from programs.management.database import require_migrated_database
 from programs.models import Programme
 
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, slugs: list[str] | None, **options: Any) -> None:
+        require_migrated_database()
         if slugs:
             known = set(
                 Programme.objects.filter(slug__in=slugs).values_list("slug", flat=True)

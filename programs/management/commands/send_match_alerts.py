@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from programs import jobs
 from programs.journey import alerts
 from programs.management.arguments import iso_date
 
@@ -29,10 +30,30 @@ class Command(BaseCommand):
             action="store_true",
             help="count what would be sent; send nothing",
         )
+        parser.add_argument(
+            "--queue",
+            action="store_true",
+            help="queue the run for a worker (manage.py db_worker) and return at once; "
+            "the admin's background jobs list shows it",
+        )
 
     def handle(
-        self, *args: Any, today: datetime.date | None, dry_run: bool, **options: Any
+        self,
+        *args: Any,
+        today: datetime.date | None,
+        dry_run: bool,
+        queue: bool,
+        **options: Any,
     ) -> None:
+        if queue:
+            if dry_run:
+                raise CommandError("--queue and --dry-run cannot be used together.")
+            job = jobs.enqueue_alerts(today=today)
+            self.stdout.write(
+                f"Queued alert run as background job #{job.pk}; a worker "
+                "(manage.py db_worker) sends the emails."
+            )
+            return
         run = alerts.send_alerts(today=today, dry_run=dry_run)
         verb = "Would send" if dry_run else "Sent"
         self.stdout.write(

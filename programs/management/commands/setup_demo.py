@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 
 from programs import demo
 from programs.engine import contract, sql
@@ -65,8 +66,9 @@ class Command(BaseCommand):
         lines = [
             "",
             "ReliefMatch is ready.",
-            "  Open      http://127.0.0.1:8000/",
-            "  Admin     http://127.0.0.1:8000/admin/",
+            # SITE_URL: `make run` sets it from its HOST and PORT.
+            f"  Open      {settings.SITE_URL}/",
+            f"  Admin     {settings.SITE_URL}{reverse('admin:index')}",
             f"  Username  {username}",
             f"  Password  {password}"
             + (
