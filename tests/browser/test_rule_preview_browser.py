@@ -53,6 +53,7 @@ def test_editor_sees_the_chosen_fields_inputs_previews_a_change_and_saves_it(
     number.fill("30")
     page.click("input[name=_preview]")
     preview = page.locator(".rule-preview")
+    preview.wait_for()  # the preview is a new page: wait for it to load
     assert preview.is_visible()
     assert "不会改变任何结果" in preview.inner_text()
     assert (
@@ -63,4 +64,5 @@ def test_editor_sees_the_chosen_fields_inputs_previews_a_change_and_saves_it(
     screenshot(page, "rule-preview-desktop-zh")
 
     page.click("input[name=_save]")
+    page.wait_for_load_state()  # the save answers with the next page
     assert Criterion.objects.get(pk=share.pk).value == "30"
