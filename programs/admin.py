@@ -792,6 +792,11 @@ def link_result_html(link: link_checks.Link, row: LinkCheck | None) -> str:
     )
 
 
+def column_headings(*headings: str) -> str:
+    """Return a read-only table's heading cells, escaped."""
+    return format_html_join("", '<th scope="col">{}</th>', ((h,) for h in headings))
+
+
 def render_link_checks(programme: Programme) -> str:
     """Return the programme's links and their latest checks as a table."""
     checks = link_checks.current_checks(programme)
@@ -812,15 +817,11 @@ def render_link_checks(programme: Programme) -> str:
             "again, select the programme on the programme list and use the "
             "action “Mark sources verified”."
         ),
-        format_html_join(
-            "",
-            '<th scope="col">{}</th>',
-            (
-                (pgettext("link check table heading", "Link"),),
-                (pgettext("link check table heading", "Result"),),
-                (pgettext("link check table heading", "Since verified"),),
-                (pgettext("link check table heading", "Checked at"),),
-            ),
+        column_headings(
+            pgettext("link check table heading", "Link"),
+            pgettext("link check table heading", "Result"),
+            pgettext("link check table heading", "Since verified"),
+            pgettext("link check table heading", "Checked at"),
         ),
         format_html_join(
             "",
@@ -904,16 +905,12 @@ def render_scenarios(results: list[scenarios.ScenarioResult]) -> str:
             len(results),
         )
         % {"passed": passed, "total": len(results)},
-        format_html_join(
-            "",
-            '<th scope="col">{}</th>',
-            (
-                (pgettext("scenario table heading", "Scenario"),),
-                (pgettext("scenario table heading", "As of"),),
-                (pgettext("scenario table heading", "Expected"),),
-                (pgettext("scenario table heading", "Actual"),),
-                (pgettext("scenario table heading", "Result"),),
-            ),
+        column_headings(
+            pgettext("scenario table heading", "Scenario"),
+            pgettext("scenario table heading", "As of"),
+            pgettext("scenario table heading", "Expected"),
+            pgettext("scenario table heading", "Actual"),
+            pgettext("scenario table heading", "Result"),
         ),
         format_html_join(
             "",
@@ -1374,17 +1371,8 @@ class SavedScenarioForm(forms.ModelForm):
 
     class Meta:
         model = SavedScenario
-        fields = [
-            "name",
-            "description",
-            "as_of",
-            "profile",
-            "expected",
-            "decided_by",
-            "availability",
-            "fact",
-            "source",
-        ]
+        # The scenario file's keys; the programme is the report's own.
+        fields = [key for key in saved_scenarios.KEYS if key != "programme"]
         widgets = {
             "profile": forms.Textarea(attrs={"rows": 6, "cols": 90}),
             "description": forms.TextInput(attrs={"size": 90}),
