@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.models import DBTaskResult
 from simple_history.admin import SimpleHistoryAdmin
 
 from programs import jobs
@@ -52,7 +53,7 @@ from programs.staff import (
     match_report,
     rule_preview,
 )
-from programs.staff.forms import ReportFilterForm
+from programs.staff.forms import ReportFilterForm, report_filter_form
 from programs.staff.partner_scope import PartnerScopedAdmin
 
 if TYPE_CHECKING:
@@ -928,15 +929,7 @@ class CriterionAdmin(PartnerScopedAdmin, ImpactMixin, SimpleHistoryAdmin):
 
     form = CriterionForm
     partner_lookup = "programme__provider_id"
-    list_display = [
-        "programme",
-        "group",
-        "required",
-        "field",
-        "operator",
-        "value",
-        "basis",
-    ]
+    list_display = ["programme", "group", "required", "rule", "basis"]
     list_filter = ["programme__provider", "basis", "required", "field"]
     search_fields = [
         "programme__slug",
@@ -945,6 +938,10 @@ class CriterionAdmin(PartnerScopedAdmin, ImpactMixin, SimpleHistoryAdmin):
         "explanation_zh_hans",
     ]
     list_select_related = ["programme"]
+
+    @admin.display(description=_("rule"))
+    def rule(self, obj: Criterion) -> str:
+        return str(obj)
 
     def provider_of(self, obj: Criterion) -> int | None:
         return (
@@ -1088,21 +1085,21 @@ class StoredResultAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.report_export),
                 name="programs_match_report_export",
             ),
+            path(
+                "report/files/<int:pk>/",
+                self.admin_site.admin_view(self.job_file_view),
+                name="programs_job_file",
+            ),
+            path(
+                "report/files/<int:pk>/download",
+                self.admin_site.admin_view(self.job_file_download),
+                name="programs_job_file_download",
+            ),
             *super().get_urls(),
         ]
 
     def filter_form(self, request: HttpRequest) -> ReportFilterForm:
-        provider_id = match_report.partner_provider_id(request.user)
-        programmes = Programme.objects.select_related("provider").order_by("slug")
-        providers = Provider.objects.order_by("name_en")
-        if provider_id is not None:
-            programmes = programmes.filter(provider_id=provider_id)
-            providers = providers.filter(pk=provider_id)
-        return ReportFilterForm(
-            request.GET or None,
-            programmes=[(p.slug, f"{p} ({p.slug})") for p in programmes],
-            providers=[(p.slug, str(p)) for p in providers],
-        )
+        return report_filter_form(request.user, request.GET)
 
     def report_view(self, request: HttpRequest) -> TemplateResponse:
         """The match report: filters, summary counts, charts and export links."""
@@ -1130,9 +1127,14 @@ class StoredResultAdmin(admin.ModelAdmin):
             "query": urlencode(report_filters.as_query()),
             "partner": match_report.partner_provider_id(request.user) is not None,
             "edition": edition_date(store.current_catalogue()),
+            "catalogue_version": store.current_catalogue().version,
             "recomputing": jobs.recompute_notices(
                 jobs.unfinished_recomputes(self.report_programmes(request))
             ),
+            "stale": jobs.stale_notices(
+                jobs.stale_programmes(self.report_programmes(request))
+            ),
+            "my_jobs": jobs.recent_file_jobs(request.user),
         }
         return TemplateResponse(request, "admin/programs/match_report.html", context)
 
@@ -1150,10 +1152,16 @@ class StoredResultAdmin(admin.ModelAdmin):
             user=request.user, filters=report_filters
         )
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        filename = f"reliefmatch-matches-{stamp}.{fmt}"
+        if (
+            fmt in settings.EXPORT_QUEUE_ROWS
+            and (rows := queryset.count()) > settings.EXPORT_QUEUE_ROWS[fmt]
+        ):
+            return self.queue_export(request, fmt, report_filters, rows, filename)
         if fmt == "csv":
-            return exports.csv_response(queryset, f"reliefmatch-matches-{stamp}.csv")
+            return exports.csv_response(queryset, filename)
         if fmt == "xlsx":
-            return exports.xlsx_response(queryset, f"reliefmatch-matches-{stamp}.xlsx")
+            return exports.xlsx_response(queryset, filename)
         if fmt == "pdf":
             pdf = exports.render_summary_pdf(
                 match_report.summary(
@@ -1171,6 +1179,72 @@ class StoredResultAdmin(admin.ModelAdmin):
             )
             return response
         raise Http404("Unknown export format.")
+
+    def queue_export(
+        self,
+        request: HttpRequest,
+        fmt: str,
+        report_filters: match_report.ReportFilters,
+        rows: int,
+        filename: str,
+    ) -> HttpResponseBase:
+        """Offer to have a worker write an export too large for one request; queue it on POST."""
+        if request.method == "POST":
+            job = jobs.enqueue_export(
+                user=request.user,
+                fmt=fmt,
+                query=report_filters.as_query(),
+                filename=filename,
+            )
+            return redirect("admin:programs_job_file", job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Prepare a large export"),
+            "opts": self.model._meta,
+            "rows": rows,
+            "format": fmt.upper(),
+            "limit": settings.EXPORT_QUEUE_ROWS[fmt],
+            "report_query": urlencode(report_filters.as_query()),
+        }
+        return TemplateResponse(request, "admin/programs/export_queue.html", context)
+
+    def own_file_job(self, request: HttpRequest, pk: int) -> BackgroundJob:
+        """Return the user's own export or screening job; anyone else's is a 404."""
+        match_report.check_access(request.user)
+        job = BackgroundJob.objects.filter(
+            pk=pk, kind__in=jobs.FILE_KINDS, requested_by=request.user.pk
+        ).first()
+        if job is None:
+            raise Http404(gettext("No such file of yours."))
+        return job
+
+    def job_file_view(self, request: HttpRequest, pk: int) -> TemplateResponse:
+        """A job's page: its progress while it runs, then its download link."""
+        job = self.own_file_job(request, pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Your file"),
+            "opts": self.model._meta,
+            "job": job,
+            "unfinished": job.state in jobs.UNFINISHED,
+            "progress": jobs.describe_progress(job),
+            "percent": jobs.percent_done(job),
+            "result": jobs.describe_result(job),
+            "keep_days": settings.JOB_FILES_KEEP_DAYS,
+            "screening": jobs.screening_counts(job),
+            "tiers": matching.SHOWN_TIERS,
+        }
+        return TemplateResponse(request, "admin/programs/job_file.html", context)
+
+    def job_file_download(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        job = self.own_file_job(request, pk)
+        if job.state != BackgroundJob.State.DONE or not job.file:
+            return redirect("admin:programs_job_file", job.pk)
+        try:
+            handle = jobs.job_files().open(job.file, "rb")
+        except FileNotFoundError:
+            return redirect("admin:programs_job_file", job.pk)
+        return FileResponse(handle, as_attachment=True, filename=job.filename)
 
 
 def edition_date(catalogue: store.Catalogue) -> str:
@@ -1282,6 +1356,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: ApiKey | None = None
     ) -> bool:
         return False  # revoke instead, so the record of who had a key stays
+
+
+# The task queue's own rows (django-tasks-db) are its bookkeeping, in English
+# and in codes: staff follow each job in "background jobs" below, which says
+# what it is for, how far it got and what it found, in their language.
+admin.site.unregister(DBTaskResult)
 
 
 @admin.register(BackgroundJob)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -134,7 +135,6 @@ class Programme(models.Model):
         _("created at"), default=timezone.now, editable=False
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
     history = HistoricalRecords()
 
     class Meta:
@@ -189,7 +189,15 @@ class Criterion(models.Model):
         verbose_name_plural = _("criteria")
 
     def __str__(self) -> str:
-        return f"{self.field} {self.operator} {self.value}"
+        """Return the rule as a reader reads it: "规模必须是“微型”或“小型”"."""
+        try:
+            expected = rules.clean_criterion_value(
+                self.field, self.operator, self.value
+            )
+        except rules.RuleError:  # a stored rule the engine refuses: show it as it is
+            return f"{self.field} {self.operator} {self.value}"
+        spec = contract.FIELDS[self.field]
+        return capfirst(rules.operator(self.operator).clause(spec, expected))
 
 
 class Source(models.Model):
@@ -736,6 +744,41 @@ class PurgedTally(models.Model):
         return f"{self.month:%Y-%m} · {self.programme_id or self.provider_id or '*'} · {self.profiles}"
 
 
+class RecomputedRules(models.Model):
+    """The rules a programme's stored results were last recomputed with in full.
+
+    ``rules`` is the programme's fingerprint (``matching.catalogue_version([p])``)
+    when a recompute of every stored profile finished (a worker's job, or
+    ``rematch``). The match report compares it with the rules now. A table of
+    its own: writing it is not a catalogue change, so it must not touch the
+    programme row, whose triggers tell every cache the catalogue changed.
+    """
+
+    programme = models.OneToOneField(
+        Programme,
+        models.CASCADE,
+        primary_key=True,
+        related_name="recomputed_rules",
+        verbose_name=_("programme"),
+    )
+    rules = models.CharField(_("rules fingerprint"), max_length=12)
+    recomputed_at = models.DateTimeField(_("recomputed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rules of the stored results")
+        verbose_name_plural = _("rules of the stored results")
+
+    def __str__(self) -> str:
+        return f"{self.programme_id}: {self.rules}"
+
+    @classmethod
+    def record(cls, programme_id: int, rules: str) -> None:
+        cls.objects.update_or_create(
+            programme_id=programme_id,
+            defaults={"rules": rules, "recomputed_at": timezone.now()},
+        )
+
+
 class BackgroundJob(models.Model):
     """Long work done by a worker (``manage.py db_worker``), with its progress.
 
@@ -748,6 +791,8 @@ class BackgroundJob(models.Model):
     class Kind(models.TextChoices):
         RECOMPUTE = "recompute", _("recompute stored results")
         ALERTS = "alerts", _("send match alerts")
+        EXPORT = "export", _("export match rows")
+        SCREENING = "screening", _("screen a CSV of businesses")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("waiting for a worker")
@@ -772,6 +817,13 @@ class BackgroundJob(models.Model):
     total = models.PositiveBigIntegerField(_("total"), null=True, blank=True)
     #: Figures of what the job found, rendered in the reader's language.
     figures = models.JSONField(_("figures"), default=dict, blank=True)
+    #: What the job was asked to do (an export's filters and format, say),
+    #: with the requester's language and time zone.
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    #: The file the job wrote, in the "job_files" storage, and the name it is
+    #: downloaded as; blank until written, and again once purged.
+    file = models.CharField(_("file"), max_length=255, blank=True)
+    filename = models.CharField(_("download name"), max_length=120, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         models.SET_NULL,

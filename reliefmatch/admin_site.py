@@ -27,7 +27,7 @@ from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 
 class AdminConfig(DjangoAdminConfig):
@@ -101,6 +101,11 @@ class RobustChangeListMixin:
 
 class AdminSite(admin.AdminSite):
     """Django's admin site, whose model admins all get ``RobustChangeListMixin``."""
+
+    # The product's name, not "Django administration", at the top of every page.
+    site_header = gettext_lazy("ReliefMatch administration")
+    site_title = gettext_lazy("ReliefMatch administration")
+    index_title = gettext_lazy("Programmes, rules and reports")
 
     def register(
         self,

@@ -213,6 +213,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Files written by background jobs (large exports, screening results),
+    # downloaded through the app by the staff member who asked for them, never
+    # served directly. Workers and web servers must share it: a directory on a
+    # shared disk, or another storage backend.
+    "job_files": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": env("JOB_FILES_ROOT", str(BASE_DIR / "var" / "job-files"))
+        },
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -221,6 +231,16 @@ STORAGES = {
         )
     },
 }
+
+# Exports of more rows than this are written by a worker and downloaded from
+# a job page: an XLSX of 50,000 rows takes about 4 s, a CSV of 250,000 about
+# 2 s (docs/benchmarks.md), well inside the proxy's and gunicorn's timeouts.
+EXPORT_QUEUE_ROWS = {
+    "csv": int(env("EXPORT_QUEUE_ROWS_CSV", "250000")),
+    "xlsx": int(env("EXPORT_QUEUE_ROWS_XLSX", "50000")),
+}
+# Days a job's file is kept before purge_stale_profiles deletes it.
+JOB_FILES_KEEP_DAYS = int(env("JOB_FILES_KEEP_DAYS", "7"))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

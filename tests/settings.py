@@ -1,6 +1,7 @@
 """Test settings: the real settings with test-only speedups."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
 # The test client speaks plain HTTP; HTTPS is on by default with debug off.
@@ -24,3 +25,9 @@ WHITENOISE_AUTOREFRESH = True
 API_RATE_LIMIT = "100000/min"
 FORM_RATE_LIMIT = "100000/min"
 API_SCREENING_RATE_LIMIT = "100000/min"
+
+# Files written by background jobs go to a directory of this test run's own.
+STORAGES["job_files"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": tempfile.mkdtemp(prefix="reliefmatch-job-files-")},
+}

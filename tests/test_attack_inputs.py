@@ -314,7 +314,8 @@ def test_the_admin_saves_a_long_programme_text_with_a_warning(admin_client):
     assert warning == [
         "Saved, but these texts are longer than 2,000 characters: “what you get "
         "(English)” (5,800 characters), “explanation (Chinese)” of the criterion "
-        "“employees lte 20” (2,001 characters). Very long texts make the programme's "
+        "“Number of employees must be at most 20 people” (2,001 characters). Very "
+        "long texts make the programme's "
         "page and the personal report of every business it matches long and hard to "
         "read (they print in full, across pages). Shorten them if you can."
     ]

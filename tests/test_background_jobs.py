@@ -177,8 +177,9 @@ def test_admin_messages_are_chinese_and_name_the_programme(kept, admin):
     assert any(
         "正在后台按新规则重新计算京东“星火计划”的已存结果" in m for m in messages
     ), messages
-    ours = messages[:2]  # the third is Django's own "changed successfully"
-    assert not any("eligible" in m or "_" in m for m in ours), messages
+    # Django's own "changed successfully" names the criterion as its rule reads.
+    assert any("条件“<a href=" in m and "经营类型需要是餐馆" in m for m in messages)
+    assert not any("eligible" in m or "_" in m or "one_of" in m for m in messages)
 
 
 def test_admin_action_queues_instead_of_recomputing_in_the_request(kept, admin):
@@ -286,7 +287,8 @@ def test_match_report_says_while_counts_are_being_recomputed(kept, admin):
 
     assert "正在按新规则重新计算京东“星火计划”的统计，已完成 25%。" in page
     assert "3 个结果仍按 2026-01-05 09:30 之前的规则计算。" in page
-    assert f"统计依据 {edition.isoformat()} 版资料的规则。" in page
+    version = store.current_catalogue().version
+    assert f"统计依据 {edition.isoformat()} 版资料的规则（版本号 {version}）。" in page
 
     job.state = BackgroundJob.State.DONE
     job.save()
@@ -322,3 +324,38 @@ def test_a_failing_job_is_marked_failed(kept, monkeypatch):
     assert job.state == BackgroundJob.State.FAILED
     assert DBTaskResult.objects.get(id=job.task_id).status == "FAILED"
     assert "worker's log" in jobs.describe_result(job)
+
+
+def test_match_report_says_when_stored_results_follow_older_rules_with_no_recompute(
+    kept, admin
+):
+    call_command("rematch", stdout=io.StringIO())
+    assert spark().recomputed_rules.rules == matching.catalogue_version(
+        [store.current_catalogue().get("jd-spark")]
+    )
+    assert 'id="report-stale"' not in admin.get(REPORT).content.decode()
+
+    # A rule changed without the admin (a shell, a data fix): nothing is queued.
+    Criterion.objects.filter(programme=spark(), field="business_type").update(
+        value=["restaurant"]
+    )
+    page = admin.get(REPORT, **CHINESE).content.decode()
+    assert (
+        "京东“星火计划”的规则在已存结果上次重新计算之后改过，而现在没有正在进行的"
+        "重新计算：它的统计和明细仍按旧规则。"
+    ) in page
+
+    jobs.enqueue_recompute(programme_ids=[spark().pk])
+    assert 'id="report-stale"' not in admin.get(REPORT).content.decode()  # under way
+    run_worker()
+
+    assert 'id="report-stale"' not in admin.get(REPORT).content.decode()
+    assert spark().recomputed_rules.rules == matching.catalogue_version(
+        [store.current_catalogue().get("jd-spark")]
+    )
+
+
+def test_the_admin_lists_background_jobs_and_not_the_queues_own_rows(kept, admin):
+    page = admin.get(reverse("admin:index"), **CHINESE).content.decode()
+    assert JOBS in page
+    assert "dbtaskresult" not in page

@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 MAX_SCREENING_ROWS = 1000
 MAX_SCREENING_BYTES = 2 * 1024 * 1024
+#: The staff screening page hands files of more than MAX_SCREENING_ROWS rows,
+#: up to this many, to a background worker (2 MB holds about 15,000 rows).
+MAX_QUEUED_SCREENING_ROWS = 20_000
 
 #: Tiers the summary counts, in the order it shows them.
 SUMMARY_TIERS = tuple(tier.value for tier in matching.SHOWN_TIERS)
@@ -105,11 +108,16 @@ def decode_csv(data: bytes) -> str | None:
     return None
 
 
-def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
-    """Return per row the outcome per programme, or that row's errors: one bad row fails alone."""
+def screen(
+    rows: list[Any], as_of: datetime.date, *, first_row: int = 1
+) -> dict[str, Any]:
+    """Return per row the outcome per programme, or that row's errors: one bad row fails alone.
+
+    Rows are numbered from ``first_row`` (a worker screens a file in parts).
+    """
     catalogue = store.current_catalogue()
     out = []
-    for index, raw in enumerate(rows, start=1):
+    for index, raw in enumerate(rows, start=first_row):
         try:
             profile = contract.parse_profile(raw)
         except contract.ProfileError as error:
@@ -144,7 +152,9 @@ def screen(rows: list[Any], as_of: datetime.date) -> dict[str, Any]:
     }
 
 
-def read_screening_csv(file: File[bytes]) -> tuple[list[dict[str, Any]], str]:
+def read_screening_csv(
+    file: File[bytes], *, max_rows: int = MAX_SCREENING_ROWS
+) -> tuple[list[dict[str, Any]], str]:
     """Return the rows of an uploaded screening CSV, or a problem with the file as a whole."""
     if file.size > MAX_SCREENING_BYTES:
         return [], gettext("The file is larger than 2 MB.")
@@ -155,11 +165,11 @@ def read_screening_csv(file: File[bytes]) -> tuple[list[dict[str, Any]], str]:
             "%(encodings)s. Save it from Excel as “CSV UTF-8” and upload it again."
         ) % {"encodings": ", ".join(name for _codec, name in CSV_ENCODINGS)}
     try:
-        rows = _csv_rows(text)
+        rows = _csv_rows(text, max_rows)
     except csv.Error:  # a cell over the csv module's limit (128 KiB), say
         return [], gettext("The file could not be read as CSV: a cell may be too long.")
     except _TooManyRows:
-        return [], gettext("At most %(n)s rows at once.") % {"n": MAX_SCREENING_ROWS}
+        return [], gettext("At most %(n)s rows at once.") % {"n": max_rows}
     if not rows:
         return [], gettext("The file has no rows.")
     return rows, ""
@@ -169,7 +179,7 @@ class _TooManyRows(Exception):
     pass
 
 
-def _csv_rows(text: str) -> list[dict[str, Any]]:
+def _csv_rows(text: str, max_rows: int) -> list[dict[str, Any]]:
     # newline="": the csv module ends records at \r\n, \n or a lone \r (old Mac).
     header = text.split("\n", 1)[0].split("\r", 1)[0]
     # Excel's "Unicode text" (UTF-16) separates cells with tabs.
@@ -177,7 +187,7 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[dict[str, Any]] = []
     for record in reader:
-        if len(rows) == MAX_SCREENING_ROWS:
+        if len(rows) == max_rows:
             raise _TooManyRows
         row: dict[str, Any] = {}
         for key, value in record.items():

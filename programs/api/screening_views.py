@@ -2,10 +2,14 @@
 The staff screening page: upload a CSV of businesses, see the counts or
 download the result per row.
 
-Staff with the match report permission only. Nothing uploaded is kept: the
-file is read within the request and the result goes straight into the
-response, so a download means posting the file again (the form offers both
-actions side by side, and both work without JavaScript).
+Staff with the match report permission only. A file of up to
+``screening.MAX_SCREENING_ROWS`` rows is read within the request and nothing
+is kept: the result goes straight into the response, so a download means
+posting the file again (the form offers both actions side by side, and both
+work without JavaScript). A larger file, up to
+``screening.MAX_QUEUED_SCREENING_ROWS`` rows, is kept for a background worker
+(``jobs.screen_csv_file``), which deletes it once screened; its job page
+shows the counts and the result file to download.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -26,9 +33,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from programs import jobs
 from programs.api import screening
 from programs.catalogue import store
-from programs.engine import contract
+from programs.engine import contract, text
 from programs.engine.matching import as_of_problem
 from programs.staff import match_report
 
@@ -57,8 +65,13 @@ class ScreeningForm(forms.Form):
         self.rows: list[dict[str, Any]] = []
         self.fields["file"].help_text = gettext(
             "A CSV file of at most 2 MB and %(rows)s rows, in UTF-8, GBK or "
-            "UTF-16 (as Excel saves it)."
-        ) % {"rows": screening.MAX_SCREENING_ROWS}
+            "UTF-16 (as Excel saves it). A file of more than %(now)s rows is "
+            "screened by a background worker: you get a page that shows its "
+            "progress and then the result."
+        ) % {
+            "rows": text.format_number(screening.MAX_QUEUED_SCREENING_ROWS),
+            "now": text.format_number(screening.MAX_SCREENING_ROWS),
+        }
 
     def clean_as_of(self) -> datetime.date | None:
         as_of: datetime.date | None = self.cleaned_data.get("as_of")
@@ -68,7 +81,9 @@ class ScreeningForm(forms.Form):
 
     def clean_file(self) -> UploadedFile:
         file = self.cleaned_data["file"]
-        rows, problem = screening.read_screening_csv(file)
+        rows, problem = screening.read_screening_csv(
+            file, max_rows=screening.MAX_QUEUED_SCREENING_ROWS
+        )
         if problem:
             raise ValidationError(problem, code="unreadable")
         self.rows = rows
@@ -133,7 +148,7 @@ def result_response(result: dict[str, Any]) -> HttpResponse:
 
 @never_cache
 @staff_member_required
-def screening_page(request: HttpRequest) -> HttpResponse:
+def screening_page(request: HttpRequest) -> HttpResponseBase:
     """Screen an uploaded CSV: show the counts, or download the result per row."""
     match_report.check_access(request.user)
     summary = None
@@ -142,6 +157,15 @@ def screening_page(request: HttpRequest) -> HttpResponse:
         form = ScreeningForm(request.POST, request.FILES)
         if form.is_valid():
             as_of = form.cleaned_data["as_of"] or timezone.localdate()
+            if len(form.rows) > screening.MAX_SCREENING_ROWS:
+                job = jobs.enqueue_screening(
+                    user=request.user,
+                    upload=form.cleaned_data["file"],
+                    as_of=as_of,
+                    rows=len(form.rows),
+                    filename=f"reliefmatch-screening-{timezone.localdate():%Y%m%d}.csv",
+                )
+                return redirect("admin:programs_job_file", job.pk)
             result = screening.screen(form.rows, as_of)
             if wants_download(request):
                 return result_response(result)
@@ -163,7 +187,9 @@ def screening_page(request: HttpRequest) -> HttpResponse:
         "error_rows": error_rows,
         "error_rows_shown": ERROR_ROWS_SHOWN,
         "columns": column_help(),
-        "max_rows": screening.MAX_SCREENING_ROWS,
+        "max_rows": text.format_number(screening.MAX_QUEUED_SCREENING_ROWS),
+        "max_rows_now": text.format_number(screening.MAX_SCREENING_ROWS),
+        "keep_days": settings.JOB_FILES_KEEP_DAYS,
     }
     return TemplateResponse(request, "admin/programs/screening.html", context)
 

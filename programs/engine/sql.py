@@ -55,7 +55,7 @@ from programs.engine.contract import (
     mask_of,
 )
 from programs.engine.rules import operator
-from programs.models import BusinessProfile, Programme, StoredResult
+from programs.models import BusinessProfile, Programme, RecomputedRules, StoredResult
 
 NEVER = Q(pk__isnull=True)
 ALWAYS = Q(pk__isnull=False)
@@ -348,20 +348,6 @@ class RematchReport:
     def total_created(self) -> int:
         return sum(self.created.values())
 
-    def describe(self) -> str:
-        """Return what moved, a line per programme and change (for staff)."""
-        lines = [
-            f"Catalogue {self.catalogue_version}: {self.total_changed()} stored results changed, "
-            f"{self.total_created()} added."
-        ]
-        for slug, moves in sorted(self.changed.items()):
-            for (before, after), n in sorted(moves.items()):
-                lines.append(f"  {slug}: {n} {before} -> {after}")
-        for slug, n in sorted(self.created.items()):
-            if n:
-                lines.append(f"  {slug}: {n} added")
-        return "\n".join(lines)
-
 
 def _availability_expression(programme: matching.Programme, as_of_field: str):
     closed = Q(pk__isnull=False) if programme.withdrawn else Q(pk__isnull=True)
@@ -403,6 +389,10 @@ def rematch(
         )
         report.changed[programme.slug] = moves
         report.created[programme.slug] = created
+        # Every stored result of the programme now follows these rules.
+        RecomputedRules.record(
+            ids[programme.slug], matching.catalogue_version([programme])
+        )
     return report
 
 

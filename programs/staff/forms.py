@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from programs.engine import contract
 from programs.engine.matching import Tier
+from programs.models import Programme, Provider
+from programs.staff import match_report
 from programs.staff.match_report import SUBMITTED_RANGE, ReportFilters
 
 if TYPE_CHECKING:
@@ -110,3 +112,20 @@ class ReportFilterForm(forms.Form):
         if "near_miss" in data:
             data["near_miss"] = data["near_miss"] == "yes"
         return ReportFilters(**data)
+
+
+def report_filter_form(
+    user: match_report.StaffUser, data: Any = None
+) -> ReportFilterForm:
+    """Return the report's filters for this user: a partner chooses among their own."""
+    provider_id = match_report.partner_provider_id(user)
+    programmes = Programme.objects.select_related("provider").order_by("slug")
+    providers = Provider.objects.order_by("name_en")
+    if provider_id is not None:
+        programmes = programmes.filter(provider_id=provider_id)
+        providers = providers.filter(pk=provider_id)
+    return ReportFilterForm(
+        data or None,
+        programmes=[(p.slug, f"{p} ({p.slug})") for p in programmes],
+        providers=[(p.slug, str(p)) for p in providers],
+    )

@@ -244,8 +244,9 @@ def test_download_action_also_works_as_a_download_field(adviser):
         ),
         (
             b"business_type,province,needs\n"
-            + b"street_stall,CN-HB,financing\n" * (screening.MAX_SCREENING_ROWS + 1),
-            "At most 1000 rows at once.",
+            + b"street_stall,CN-HB,financing\n"
+            * (screening.MAX_QUEUED_SCREENING_ROWS + 1),
+            "At most 20000 rows at once.",
         ),
     ],
     ids=["no file", "empty", "no rows", "no encoding fits", "too many rows"],

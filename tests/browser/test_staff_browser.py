@@ -9,9 +9,11 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from programs import demo
+from programs.api import screening
 from programs.catalogue import loader
-from tests.browser.conftest import DESKTOP, new_page, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, new_page, screenshot
 from tests.factories import kept_profile
+from tests.test_background_jobs import run_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -58,4 +60,71 @@ def test_staff_filters_the_report_sees_charts_and_downloads_every_format(
     assert len(downloads["csv"].decode("utf-8-sig").splitlines()) > 1
     assert downloads["xlsx"][:2] == b"PK"
     assert downloads["pdf"].startswith(b"%PDF")
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_large_export_is_prepared_by_the_worker_and_downloaded_from_its_page(
+    browser, live_server, analyst, settings, language
+):
+    settings.EXPORT_QUEUE_ROWS = {"csv": 10, "xlsx": 10}
+    page = new_page(browser, viewport=PHONE, language=language)
+    page.goto(live_server.url + "/admin/")
+    page.fill("#id_username", "analyst")
+    page.fill("#id_password", "correct horse battery")
+    page.click("input[type=submit]")
+    page.goto(live_server.url + "/admin/programs/storedresult/report/?tier=eligible")
+    page.click(".exports a[href*='export.xlsx']")
+    page.wait_for_selector("#export-queue-why")
+    screenshot(page, f"export-offer-phone-{language}")
+    page.click("#export-queue-form input[type=submit]")
+    page.wait_for_selector("#job-progress")
+    screenshot(page, f"export-waiting-phone-{language}")
+
+    run_worker()
+
+    # The page refreshes itself; the download link appears once the file is written.
+    page.wait_for_selector("#job-download", timeout=20_000)
+    screenshot(page, f"export-ready-phone-{language}")
+    with page.expect_download() as download:
+        page.click("#job-download")
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"
+    assert download.value.suggested_filename.endswith(".xlsx")
+    page.goto(live_server.url + "/admin/programs/storedresult/report/")
+    assert page.locator("#report-my-jobs a").count() == 1
+    page.context.close()
+
+
+def test_a_large_screening_file_shows_its_counts_and_result_on_its_page(
+    browser, live_server, analyst, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(screening, "MAX_SCREENING_ROWS", 2)
+    shops = tmp_path / "shops.csv"
+    shops.write_bytes(
+        b"business_type,province,employees,needs\n"
+        b"street_stall,CN-HB,1,financing\n"
+        b"convenience_store,CN-GD,3,stock_sourcing\n"
+        b"castle,CN-HB,-1,financing\n"
+    )
+    page = new_page(browser, viewport=PHONE, language="zh-hans")
+    page.goto(live_server.url + "/admin/")
+    page.fill("#id_username", "analyst")
+    page.fill("#id_password", "correct horse battery")
+    page.click("input[type=submit]")
+    page.goto(live_server.url + "/admin/screening/")
+    page.set_input_files("#id_file", str(shops))
+    page.fill("#id_as_of", "2020-06-15")
+    page.click("#screening-form button[value=summary]")
+    page.wait_for_selector("#job-progress")
+
+    run_worker()
+
+    page.wait_for_selector("#job-screening-counts", timeout=20_000)
+    assert (
+        "共 3 行：2 行已核对，1 行有错误。" in page.locator("#job-result").inner_text()
+    )
+    screenshot(page, "screening-ready-phone-zh-hans")
+    with page.expect_download() as download:
+        page.click("#job-download")
+    assert Path(download.value.path()).read_bytes().startswith(b"\xef\xbb\xbf")
     page.context.close()

@@ -115,7 +115,9 @@ def test_rematch_command_reports_what_changed(kept):
     call_command("rematch", "--programme", "jd-spark", stdout=out)
     text = out.getvalue()
     assert "stored results changed" in text
-    assert "jd-spark: 1 eligible -> not_eligible" in text
+    assert (
+        "JD Spark Plan (jd-spark): 1 result changed from “eligible” to “not eligible”"
+    ) in text
 
 
 def test_rematch_command_refuses_unknown_programmes(kept):

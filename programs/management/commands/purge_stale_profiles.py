@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from programs import jobs
 from programs.models import BusinessProfile, SentAlert, StoredResult
 from programs.staff import match_report
 
@@ -147,6 +148,11 @@ class Command(BaseCommand):
             )
             return
         run = purge(cutoff=cutoff, batch_size=batch_size)
+        if files := jobs.purge_job_files():
+            self.stdout.write(
+                f"Deleted {files:,} export and screening files older than "
+                f"{settings.JOB_FILES_KEEP_DAYS:,} days."
+            )
         if not run.profiles:
             self.stdout.write(f"Nothing to delete: no profile {since}.")
             return

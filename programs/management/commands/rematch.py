@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from programs import jobs
 from programs.engine import sql
 from programs.management.database import require_migrated_database
 from programs.models import Programme
@@ -31,4 +32,19 @@ class Command(BaseCommand):
             if unknown := sorted(set(slugs) - known):
                 raise CommandError(f"Unknown programme: {', '.join(unknown)}")
         report = sql.rematch(slugs=slugs)
-        self.stdout.write(report.describe())
+        self.stdout.write(
+            f"Catalogue version {report.catalogue_version}: "
+            f"{report.total_changed():,} stored results changed, "
+            f"{report.total_created():,} added."
+        )
+        names = dict(Programme.objects.values_list("slug", "name_en"))
+        for slug in sorted(report.changed):
+            moves = [
+                (before, after, n)
+                for (before, after), n in sorted(report.changed[slug].items())
+            ]
+            if moves or report.created.get(slug):
+                self.stdout.write(
+                    f"  {names.get(slug, slug)} ({slug}): "
+                    + jobs.describe_moves(moves, report.created.get(slug, 0))
+                )
