@@ -11,9 +11,16 @@ worker serves (post_worker_init below), so a thread never waits for a connection
 
 import os
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# The app's address, and the health listener's (GUNICORN_HEALTH_BIND, empty to
+# leave it out): connections to the latter are served by a thread of their own
+# in each worker, so /healthz answers at once even when every thread is busy
+# (reliefmatch/gunicorn_worker.py). Keep both on loopback behind nginx.
+bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
+if health_bind := os.environ.get("GUNICORN_HEALTH_BIND", "127.0.0.1:8001").strip():
+    bind.append(health_bind)
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-worker_class = "gthread"
+# gthread, with the health listener's thread.
+worker_class = "reliefmatch.gunicorn_worker.ThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20

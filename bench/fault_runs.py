@@ -87,11 +87,13 @@ class Probe:
 
 
 class Prober(threading.Thread):
-    """GET /healthz every `every` s (one at a time) until stopped."""
+    """GET `path` (/healthz) every `every` s (one at a time) until stopped."""
 
-    def __init__(self, port: int, every: float, timeout: float) -> None:
+    def __init__(
+        self, port: int, every: float, timeout: float, path: str = "/healthz"
+    ) -> None:
         super().__init__(daemon=True)
-        self.port, self.every, self.timeout = port, every, timeout
+        self.port, self.every, self.timeout, self.path = port, every, timeout, path
         self.probes: list[Probe] = []
         self.halt = threading.Event()
 
@@ -104,7 +106,7 @@ class Prober(threading.Thread):
             )
             status, detail = None, ""
             try:
-                conn.request("GET", "/healthz", headers={"Connection": "close"})
+                conn.request("GET", self.path, headers={"Connection": "close"})
                 response = conn.getresponse()
                 response.read()
                 status = response.status
@@ -320,7 +322,7 @@ def outage_pass(*, server: Any, mix: Any, plan: dict, clients: int) -> dict[str,
     from django.db import connections
 
     from bench import load
-    from bench.http_bench import PORT
+    from bench.http_bench import HEALTH_PORT, PORT
     from bench.reliability_bench import per_second, retry_message
 
     figures: dict[str, Any] = {"clients": clients}
@@ -335,13 +337,18 @@ def outage_pass(*, server: Any, mix: Any, plan: dict, clients: int) -> dict[str,
     connections["default"].close_pool()
     outage = Outage(server, plan["at"], plan["down"])
     outage.start()
-    prober = Prober(PORT, HEALTHZ_EVERY, HEALTHZ_TIMEOUT)
+    # The monitor asks the health listener, as nginx routes /healthz in
+    # production; a second one asks the app's own address, to show the queue
+    # the health listener avoids.
+    prober = Prober(HEALTH_PORT, HEALTHZ_EVERY, HEALTHZ_TIMEOUT)
+    app_prober = Prober(PORT, HEALTHZ_EVERY, HEALTHZ_TIMEOUT)
     figures["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
     log(
         f"outage run: {clients} clients, {plan['seconds']} s, PostgreSQL stopped"
         f" (immediate) at {plan['at']} s for {plan['down']} s"
     )
     prober.start()
+    app_prober.start()
     t0, outcomes = load.run(
         host="127.0.0.1",
         port=PORT,
@@ -352,6 +359,7 @@ def outage_pass(*, server: Any, mix: Any, plan: dict, clients: int) -> dict[str,
         on_start=outage.begin,
     )
     probes = prober.stop()
+    app_probes = app_prober.stop()
     outage.join(120)
     if outage.error or "db_back" not in outage.events:
         raise SystemExit(f"The outage went wrong: {outage.error or 'no db_back'}")
@@ -361,6 +369,16 @@ def outage_pass(*, server: Any, mix: Any, plan: dict, clients: int) -> dict[str,
     figures["overall"] = load.summary(outcomes, plan["seconds"])
     figures["per_second"] = per_second(outcomes, plan["seconds"])
     figures.update(analyse_outage(outcomes, probes, t0, outage.events))
+    down, back = outage.events["stop_issued"], outage.events["db_back"]
+    app_relative = [
+        Probe(p.start - t0, p.end - t0, p.status, p.detail) for p in app_probes
+    ]
+    figures["healthz_app_listener_during_outage"] = probe_figures(
+        [p for p in app_relative if p.start < back and p.end > down], HEALTHZ_TIMEOUT
+    )
+    figures["healthz_app_listener_before_outage"] = probe_figures(
+        [p for p in app_relative if p.start >= 1 and p.end < down], HEALTHZ_TIMEOUT
+    )
     return figures
 
 
@@ -479,8 +497,13 @@ class SlowClient(threading.Thread):
 
 
 def slow_phase(
-    *, name: str, slow_port: int | None, probe_port: int, seconds: int
+    *,
+    name: str,
+    slow_port: int | None,
+    probes: dict[str, tuple[int, str]],
+    seconds: int,
 ) -> dict[str, Any]:
+    """Run slow clients against `slow_port` while each probe (port, path) asks; return figures per probe."""
     halt = threading.Event()
     clients = (
         [SlowClient(slow_port, halt) for _ in range(SLOW_CLIENTS)]
@@ -490,23 +513,30 @@ def slow_phase(
     for client in clients:
         client.start()
     time.sleep(1.0 if clients else 0)  # let them connect and start trickling
-    log(
-        f"  phase {name}: {len(clients)} slow clients, probing /healthz for {seconds} s"
-    )
-    prober = Prober(probe_port, PROBE_EVERY, PROBE_TIMEOUT)
-    prober.start()
+    log(f"  phase {name}: {len(clients)} slow clients, probing for {seconds} s")
+    probers = {
+        label: Prober(port, PROBE_EVERY, PROBE_TIMEOUT, path)
+        for label, (port, path) in probes.items()
+    }
+    for prober in probers.values():
+        prober.start()
     time.sleep(seconds)
-    probes = prober.stop()
+    done = {label: prober.stop() for label, prober in probers.items()}
     halt.set()
     for client in clients:
         client.join(5)
-    figures = probe_figures(probes, PROBE_TIMEOUT)
-    figures["slow_clients"] = len(clients)
-    figures["slow_connections_opened"] = sum(c.connections for c in clients)
-    log(
-        f"    {figures['probes']} probes, {figures['no_answer']} without an answer in"
-        f" {PROBE_TIMEOUT:g} s, p99 {figures['p99_ms']} ms"
-    )
+    figures: dict[str, Any] = {
+        "slow_clients": len(clients),
+        "slow_connections_opened": sum(c.connections for c in clients),
+        "probes": {},
+    }
+    for label, answered in done.items():
+        figures["probes"][label] = probe_figures(answered, PROBE_TIMEOUT)
+        f = figures["probes"][label]
+        log(
+            f"    {label}: {f['probes']} probes, {f['no_answer']} without an answer in"
+            f" {PROBE_TIMEOUT:g} s, p99 {f['p99_ms']} ms"
+        )
     time.sleep(2)  # the cut slow connections leave gunicorn's threads
     return figures
 
@@ -532,7 +562,7 @@ def static_check(port: int, path: str) -> dict[str, Any]:
 def run_slow_clients(
     *, quick: bool, database_url: str, server: Any, log_dir: Path
 ) -> dict[str, Any]:
-    from bench.http_bench import PORT, free_port, gunicorn
+    from bench.http_bench import HEALTH_PORT, PORT, free_port, gunicorn
     from bench.proxy import nginx_proxy
 
     seconds = PHASE_SECONDS["quick" if quick else "full"]
@@ -548,27 +578,42 @@ def run_slow_clients(
     log_path = log_dir / "gunicorn-reliability-slow-clients.log"
     with (
         gunicorn(database_url, log_path),
-        nginx_proxy(port=nginx_port, upstream=f"127.0.0.1:{PORT}"),
+        nginx_proxy(
+            port=nginx_port,
+            upstream=f"127.0.0.1:{PORT}",
+            health_upstream=f"127.0.0.1:{HEALTH_PORT}",
+        ),
     ):
         result["static_via_nginx"] = static_check(nginx_port, static_path())
         result["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
         log(
             f"slow clients: {SLOW_CLIENTS} clients, one byte every {SLOW_BYTE_EVERY:g} s"
         )
+        # What a monitor and a visitor see: /healthz on the app's own address
+        # (queued with the pages) and on the health listener; through nginx,
+        # /healthz (routed to the health listener) and the home page (the app).
+        direct = {
+            "healthz_app": (PORT, "/healthz"),
+            "healthz_health": (HEALTH_PORT, "/healthz"),
+            "home_app": (PORT, "/"),
+        }
         result["phases"] = {
             "none": slow_phase(
-                name="no slow clients", slow_port=None, probe_port=PORT, seconds=seconds
+                name="no slow clients", slow_port=None, probes=direct, seconds=seconds
             ),
             "direct": slow_phase(
                 name="straight to gunicorn",
                 slow_port=PORT,
-                probe_port=PORT,
+                probes=direct,
                 seconds=seconds,
             ),
             "proxy": slow_phase(
                 name="through nginx",
                 slow_port=nginx_port,
-                probe_port=nginx_port,
+                probes={
+                    "healthz_nginx": (nginx_port, "/healthz"),
+                    "home_nginx": (nginx_port, "/"),
+                },
                 seconds=seconds,
             ),
         }
@@ -683,11 +728,16 @@ def outage_section(r: dict[str, Any] | None) -> list[str]:
         "|---|---|---|---|---|",
         *goal_rows(r, r.get("light") or {}),
         "",
-        "Under the full load `/healthz` waits in gunicorn's queue like every request: in the"
-        " seconds before the outage, with the database up, its p99 was"
-        f" {fmt((r.get('healthz_before_outage') or {}).get('p99_ms'))} ms. The light pass"
-        " shows its own bound: the pool's wait (0.5 s, then 0.1 s once the database is known"
-        " down).",
+        "The monitor asks gunicorn's health listener (`GUNICORN_HEALTH_BIND`; nginx sends"
+        " `/healthz` there), whose connections have a thread of their own in each worker"
+        " (reliefmatch/gunicorn_worker.py), so its wait is the pool's (0.5 s, then 0.1 s once"
+        " the database is known down), not gunicorn's queue. A second monitor asked the"
+        " app's own address, where `/healthz` waits in the queue like every request: under"
+        " the full load its p99 was"
+        f" {fmt((r.get('healthz_app_listener_before_outage') or {}).get('p99_ms'))} ms before"
+        " the outage and"
+        f" {fmt((r.get('healthz_app_listener_during_outage') or {}).get('p99_ms'))} ms"
+        " during it.",
         "",
         "The full-load pass in detail. Timeline (seconds since the load began):",
         "",
@@ -719,11 +769,20 @@ def outage_section(r: dict[str, Any] | None) -> list[str]:
             f" {fmt(b.get('p99_ms'))} / {fmt(b.get('max_ms'))} ms |"
         )
     lines.append(
-        f"| `/healthz` (the monitor) | yes | {fmt(h['probes'])} |"
+        f"| `/healthz` on the health listener (the monitor) | yes | {fmt(h['probes'])} |"
         f" {', '.join(f'{s}: {fmt(n)}' for s, n in h['statuses'].items())} |"
         f" {fmt(h['p99_ms'])} / {fmt(h['max_ms'])} ms |"
         f" {fmt(hb.get('p99_ms'))} / {fmt(hb.get('max_ms'))} ms |"
     )
+    ha = r.get("healthz_app_listener_during_outage") or {}
+    hab = r.get("healthz_app_listener_before_outage") or {}
+    if ha:
+        lines.append(
+            f"| `/healthz` on the app's own address | yes | {fmt(ha['probes'])} |"
+            f" {', '.join(f'{s}: {fmt(n)}' for s, n in ha['statuses'].items())} |"
+            f" {fmt(ha['p99_ms'])} / {fmt(ha['max_ms'])} ms |"
+            f" {fmt(hab.get('p99_ms'))} / {fmt(hab.get('max_ms'))} ms |"
+        )
     o = r["overall"]
     lines += [
         "",
@@ -833,9 +892,16 @@ def goal_rows(full: dict[str, Any], light: dict[str, Any]) -> list[str]:
 
 
 SLOW_PHASES = {
-    "none": "no slow clients; probes straight to gunicorn",
-    "direct": "8 slow clients straight to gunicorn; probes straight to gunicorn",
-    "proxy": "8 slow clients through nginx; probes through nginx",
+    "none": "no slow clients",
+    "direct": "8 slow clients straight to gunicorn",
+    "proxy": "8 slow clients through nginx",
+}
+SLOW_PROBES = {
+    "healthz_app": "`/healthz` on gunicorn's app address",
+    "healthz_health": "`/healthz` on gunicorn's health listener",
+    "home_app": "home page on gunicorn's app address",
+    "healthz_nginx": "`/healthz` through nginx (to the health listener)",
+    "home_nginx": "home page through nginx (to the app address)",
 }
 
 
@@ -853,9 +919,9 @@ def slow_clients_section(r: dict[str, Any] | None) -> list[str]:
     lines += [
         f"{r['slow_clients']} clients each open a connection, send a form's headers"
         f" (`POST /check/`, `Content-Length: {SLOW_BODY_BYTES:,}`) and then its body one byte"
-        f" every {fmt(r['byte_every_seconds'])} s (reconnecting if cut); meanwhile a monitor"
-        f" asks `/healthz` every {fmt(r['probe_every_seconds'])} s and gives up on an answer"
-        f" after {fmt(r['probe_timeout_seconds'])} s. Three phases of"
+        f" every {fmt(r['byte_every_seconds'])} s (reconnecting if cut); meanwhile monitors"
+        f" ask `/healthz` and the home page every {fmt(r['probe_every_seconds'])} s, each"
+        f" giving up on an answer after {fmt(r['probe_timeout_seconds'])} s. Three phases of"
         f" {r['phase_seconds']} s in one run, against one gunicorn (as in production, 2 × 4"
         f" threads) and one nginx ({r['nginx']}) running `deploy/nginx/reliefmatch.conf` with"
         " the run's ports and paths (bench/proxy.py). A probe without an answer counts at 3 s.",
@@ -863,24 +929,27 @@ def slow_clients_section(r: dict[str, Any] | None) -> list[str]:
         *run_header(r),
         f"- Database: {r['server']}",
         "",
-        "| phase | probes | 200 | no answer within 3 s | p50 / p99 / max |",
-        "|---|---|---|---|---|",
+        "| phase | asked | probes | 200 | no answer within 3 s | p50 / p99 / max |",
+        "|---|---|---|---|---|---|",
     ]
     for key, name in SLOW_PHASES.items():
-        p = r["phases"][key]
-        share = f" ({p['no_answer'] / p['probes']:.0%})" if p["probes"] else ""
-        lines.append(
-            f"| {name} | {fmt(p['probes'])} | {fmt(p['ok'])} | {fmt(p['no_answer'])}{share} |"
-            f" {fmt(p['p50_ms'])} / {fmt(p['p99_ms'])} / {fmt(p['max_ms'])} ms |"
-        )
+        for label, p in r["phases"][key]["probes"].items():
+            share = f" ({p['no_answer'] / p['probes']:.0%})" if p["probes"] else ""
+            lines.append(
+                f"| {name} | {SLOW_PROBES.get(label, label)} | {fmt(p['probes'])} |"
+                f" {fmt(p['ok'])} | {fmt(p['no_answer'])}{share} |"
+                f" {fmt(p['p50_ms'])} / {fmt(p['p99_ms'])} / {fmt(p['max_ms'])} ms |"
+            )
     lines += [
         "",
         "Straight to gunicorn, each slow client holds one of its 8 threads while the body"
-        " trickles in (Django reads the form before the view runs), so the monitor's request"
-        " waits behind them; probes are fewer there because each waited up to 3 s. Through"
-        " nginx the slow bodies are read by nginx, which passes a request on only once it is"
-        " whole (`proxy_request_buffering on`), and gunicorn never sees them; nginx cuts a"
-        " client only after 10 s without a byte (`client_body_timeout`).",
+        " trickles in (Django reads the form before the view runs), so requests to the app's"
+        " address wait behind them; probes are fewer there because each waited up to 3 s."
+        " The health listener has a thread of its own in each worker"
+        " (reliefmatch/gunicorn_worker.py), so `/healthz` there does not wait, but pages do."
+        " Through nginx the slow bodies are read by nginx, which passes a request on only"
+        " once it is whole (`proxy_request_buffering on`), and gunicorn never sees them;"
+        " nginx cuts a client only after 10 s without a byte (`client_body_timeout`).",
         "",
         f"Static files through nginx: `{st['path']}` answered {st['status']}, `Cache-Control:"
         f" {st['cache_control']}`, `Content-Encoding: {st['content_encoding']}` (the .gz file"

@@ -51,6 +51,8 @@ def free_port() -> int:
 
 PORT = int(os.environ.get("BENCH_PORT", "0")) or free_port()
 BASE = f"http://127.0.0.1:{PORT}"
+#: gunicorn's health listener (GUNICORN_HEALTH_BIND), as in production.
+HEALTH_PORT = free_port()
 CONNECTIONS = 16
 #: Between two wrk runs, so the workers are idle when the next one connects.
 PAUSE_SECONDS = 2
@@ -102,6 +104,7 @@ def environment(database_url: str) -> dict[str, str]:
         "DJANGO_SECRET_KEY": SECRET_KEY,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "GUNICORN_BIND": f"127.0.0.1:{PORT}",
+        "GUNICORN_HEALTH_BIND": f"127.0.0.1:{HEALTH_PORT}",
         # The benchmark measures capacity, not the per-address limiters:
         # every request here comes from one address.
         "API_RATE_LIMIT": "1000000/min",

@@ -29,6 +29,7 @@ SITE = ROOT / "deploy" / "nginx" / "reliefmatch.conf"
 #: What the site file says for a standard install, and what the run puts instead.
 INSTALL_ROOT = "/srv/reliefmatch"
 UPSTREAM = "127.0.0.1:8000"
+HEALTH_UPSTREAM = "127.0.0.1:8001"
 
 MAIN_CONF = """\
 %(user)s
@@ -51,13 +52,14 @@ http {
 """
 
 
-def render_site(*, port: int, upstream: str) -> str:
-    """Return the deploy/ site file with the run's port, upstream and paths."""
+def render_site(*, port: int, upstream: str, health_upstream: str) -> str:
+    """Return the deploy/ site file with the run's port, upstreams and paths."""
     text = SITE.read_text()
     replacements = {
         "listen 80;": f"listen 127.0.0.1:{port};",
         "listen [::]:80;": "",
         f"server {UPSTREAM};": f"server {upstream};",
+        f"server {HEALTH_UPSTREAM};": f"server {health_upstream};",
         f"{INSTALL_ROOT}/staticfiles/": f"{ROOT}/staticfiles/",
     }
     for old, new in replacements.items():
@@ -68,10 +70,12 @@ def render_site(*, port: int, upstream: str) -> str:
 
 
 @contextlib.contextmanager
-def nginx_proxy(*, port: int, upstream: str) -> Iterator[Path]:
-    """Run nginx on 127.0.0.1:`port` in front of `upstream`; yield its folder."""
+def nginx_proxy(*, port: int, upstream: str, health_upstream: str) -> Iterator[Path]:
+    """Run nginx on 127.0.0.1:`port` in front of the app's listeners; yield its folder."""
     prefix = Path(tempfile.mkdtemp(prefix="reliefmatch-nginx-"))
-    (prefix / "site.conf").write_text(render_site(port=port, upstream=upstream))
+    (prefix / "site.conf").write_text(
+        render_site(port=port, upstream=upstream, health_upstream=health_upstream)
+    )
     # As root, nginx's workers would otherwise switch to "nobody".
     user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
     conf = prefix / "nginx.conf"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,21 @@ def test_nginx_refuses_bodies_exactly_where_the_app_does():
     assert int(number) * NGINX_SIZE_UNITS[unit] == settings.REQUEST_MAX_BODY_BYTES
 
 
+def test_nginx_sends_healthz_to_gunicorns_health_listener(monkeypatch):
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    monkeypatch.delenv("GUNICORN_HEALTH_BIND", raising=False)
+    block = re.search(r"location = /healthz \{(.*?)\}", SITE.read_text(), re.DOTALL)
+    assert "proxy_pass http://reliefmatch_health;" in block.group(1)
+    upstream = re.search(
+        r"upstream reliefmatch_health \{\s*server ([^;]+);", SITE.read_text()
+    )
+    conf = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
+    assert upstream.group(1) in conf["bind"]  # the default GUNICORN_HEALTH_BIND
+    monkeypatch.setenv("GUNICORN_HEALTH_BIND", "")
+    conf = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
+    assert conf["bind"] == ["127.0.0.1:8000"]
+
+
 def test_nginx_sets_the_forwarded_headers_instead_of_appending_to_them():
     headers = dict(value.split(None, 1) for value in site_directive("proxy_set_header"))
     assert headers["X-Forwarded-For"] == "$remote_addr"
@@ -47,7 +63,9 @@ def test_the_units_run_gunicorn_and_the_task_worker_from_the_checkout():
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
 def test_nginx_accepts_the_site_file(tmp_path):
     (tmp_path / "site.conf").write_text(
-        render_site(port=8080, upstream="127.0.0.1:8000")
+        render_site(
+            port=8080, upstream="127.0.0.1:8000", health_upstream="127.0.0.1:8001"
+        )
     )
     conf = tmp_path / "nginx.conf"
     conf.write_text(MAIN_CONF % {"prefix": tmp_path, "user": ""})
