@@ -23,7 +23,7 @@ import logging
 import re
 from typing import Any
 
-from gunicorn import glogging  # type: ignore[import-untyped]  # gunicorn ships no types
+from gunicorn import glogging  # no types: see pyproject
 
 #: What a redacted token or email address is replaced with.
 REDACTED = "[redacted]"
