@@ -11,7 +11,8 @@ choices and SQL-ish text, mixed with valid values so filters also combine.
 * the public catalogue's list and each programme's page, anonymously;
 * every registered model admin's change list, with its list filters' and
   date hierarchy's parameters, search (q), ordering (o), page (p) and the
-  model's own fields as lookups, as a superuser.
+  model's own fields as lookups, as a superuser, and each change list a
+  partner may open (partner-scoped), as a partner allowed to view and change.
 
 Whatever is sent, the answer is below 500. Both databases run this
 (PostgreSQL refuses NUL in text and overflowing numbers, SQLite does not).
@@ -37,6 +38,7 @@ from programs.engine import contract
 from programs.engine.matching import Tier
 from programs.models import PartnerAccount, Programme, Provider
 from programs.staff.forms import ReportFilterForm
+from programs.staff.partner_scope import PartnerScopedAdmin
 from tests.builders import make_profile
 from tests.factories import kept_profile
 from tests.strategies import query_strings
@@ -241,6 +243,48 @@ CHANGELIST_VALUES = [
 @given(draw=st.data())
 def test_every_admin_change_list_never_fails(client, data, model_admin, draw):
     user = User.objects.filter(is_superuser=True).first() or superuser()
+    client.force_login(user)
+    opts = model_admin.model._meta
+    path = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    names = changelist_names(model_admin, user)
+    query = draw.draw(query_strings(names, CHANGELIST_VALUES))
+    response = get(client, path, query, draw.draw(LANGUAGES))
+    assert_no_server_error(response, f"{path}?{query}")
+
+
+PARTNER_ADMINS = [
+    model_admin
+    for _model, model_admin in MODEL_ADMINS
+    if isinstance(model_admin, PartnerScopedAdmin)
+]
+
+
+def partner_editor() -> User:
+    """A partner of JD allowed to view and change what partners may edit."""
+    user = User.objects.filter(username="jd-team").first() or partner()
+    for model_admin in PARTNER_ADMINS:
+        opts = model_admin.model._meta
+        for action in ("view", "change"):
+            user.user_permissions.add(
+                Permission.objects.get(
+                    content_type__app_label=opts.app_label,
+                    codename=f"{action}_{opts.model_name}",
+                )
+            )
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.mark.parametrize(
+    "model_admin",
+    PARTNER_ADMINS,
+    ids=[model_admin.model._meta.label for model_admin in PARTNER_ADMINS],
+)
+@CHANGELIST_SETTINGS
+@given(draw=st.data())
+def test_every_change_list_a_partner_may_open_never_fails(
+    client, data, model_admin, draw
+):
+    user = partner_editor()
     client.force_login(user)
     opts = model_admin.model._meta
     path = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
