@@ -28,7 +28,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from programs import jobs
 from programs.api import keys
-from programs.catalogue import link_checks, saved_scenarios, scenarios, store
+from programs.catalogue import link_checks, preview, saved_scenarios, scenarios, store
 from programs.engine import contract, matching, rules, sql
 from programs.engine.text import list_separator
 from programs.journey import personal_report
@@ -841,13 +841,7 @@ def render_link_checks(programme: Programme) -> str:
 
 def decided_by_text(fields: Iterable[str]) -> str:
     """Return what decided an outcome as staff read it: field labels, or the provider."""
-    names = [
-        gettext("the provider's own selection")
-        if name == scenarios.DISCRETION
-        else contract.FIELDS[name].name_in_sentence
-        for name in fields
-    ]
-    return gettext("decided by %(what)s") % {"what": ", ".join(names)}
+    return gettext("decided by %(what)s") % {"what": preview.decided_by_names(fields)}
 
 
 def lines_html(lines: list[str]) -> str:
