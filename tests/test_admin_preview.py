@@ -23,7 +23,7 @@ from tests.factories import BusinessProfileFactory, CriterionFactory, ProgrammeF
 pytestmark = pytest.mark.django_db
 
 DOMESTIC = "alibaba-spring-thunder-domestic"
-EXPORT = "alibaba-spring-thunder-export"
+DEFERRAL = "gov-loan-deferral"
 CHINESE = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 
 
@@ -65,24 +65,29 @@ def edited(client, slug: str, field: str, value: str) -> tuple[Programme, dict]:
     return programme, data
 
 
-def exporters():
-    """Stored profiles on both sides of the export share thresholds."""
-    for share, markets in [
-        (None, None),
-        (0, None),
-        (5, ["africa"]),
-        (12, None),
-        (20, None),
-        (40, ["europe"]),
-        (40, None),
-    ]:
+def borrowers():
+    """Stored small borrowers on both sides of the deferral's RMB 10m credit limit."""
+    for credit in [None, 5_000_000, 9_500_000, 10_000_000, 12_000_000]:
         BusinessProfileFactory(
             business_type="manufacturer",
             employees=30,
             annual_revenue_cny=5_000_000,
-            export_share_pct=share,
-            export_markets=markets,
+            has_bank_loan=True,
+            bank_credit_cny=credit,
         )
+
+
+def add_domestic_share_threshold() -> None:
+    """Give Spring Thunder's domestic arm an export share threshold beside "any
+    market", as the issue found it: a rule that can never decide anything."""
+    CriterionFactory(
+        programme=Programme.objects.get(slug=DOMESTIC),
+        field="export_share_pct",
+        operator="gte",
+        value="10",
+        group=1,
+        required=True,
+    )
 
 
 def snapshot():
@@ -98,9 +103,9 @@ def snapshot():
 
 
 def test_preview_saves_nothing_and_keeps_the_edit_on_the_form(admin_client, catalogue):
-    exporters()
+    borrowers()
     BusinessProfile.objects.first().results.create(
-        programme=Programme.objects.get(slug=DOMESTIC),
+        programme=Programme.objects.get(slug=DEFERRAL),
         outcome="possibly_eligible",
         as_of="2020-06-15",
         availability="open",
@@ -108,23 +113,23 @@ def test_preview_saves_nothing_and_keeps_the_edit_on_the_form(admin_client, cata
         rank=0,
         catalogue_version="x",
     )
-    programme, data = edited(admin_client, DOMESTIC, "export_share_pct", "30")
+    programme, data = edited(admin_client, DEFERRAL, "bank_credit_cny", "9000000")
     before = snapshot()
     response = admin_client.post(change_url(programme), {**data, "_preview": "1"})
     assert response.status_code == HTTPStatus.OK
     assert response.context["rule_preview"] is not None
     assert snapshot() == before
     html = response.content.decode()
-    prefix = criterion_prefix(programme, "export_share_pct")
-    assert f'name="{prefix}value__export_share_pct" value="30"' in html
+    prefix = criterion_prefix(programme, "bank_credit_cny")
+    assert f'name="{prefix}value__bank_credit_cny" value="9000000"' in html
     assert 'name="_save"' in html  # Save is still offered
 
 
 def test_preview_counts_are_those_the_impact_query_gives_after_saving(
     admin_client, catalogue
 ):
-    exporters()
-    programme, data = edited(admin_client, EXPORT, "export_share_pct", "30")
+    borrowers()
+    programme, data = edited(admin_client, DEFERRAL, "bank_credit_cny", "9000000")
     url = change_url(programme)
     shown = admin_client.post(url, {**data, "_preview": "1"}).context["rule_preview"]
     saved_before = store.programme_rules(
@@ -139,24 +144,24 @@ def test_preview_counts_are_those_the_impact_query_gives_after_saving(
         ).context["rows"]
     }
     assert {row.tier: row.before for row in shown.tiers} == preview.tiers_of(
-        before[EXPORT]
+        before[DEFERRAL]
     )
     assert {row.tier: row.after for row in shown.tiers} == preview.tiers_of(
-        rows[EXPORT]
+        rows[DEFERRAL]
     )
-    assert shown.total == BusinessProfile.objects.count() == 7
-    # 12% and 20% with markets not given: eligible before, might fit after.
+    assert shown.total == BusinessProfile.objects.count() == 5
+    # RMB 9.5m and 10m of credit: eligible before, not eligible after.
     assert {row.tier: row.change for row in shown.tiers}[matching.Tier.ELIGIBLE] == -2
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("export_share_pct", "150"), ("size_class", "micro, giant")],
+    [("bank_credit_cny", "-5"), ("size_class", "micro, giant")],
 )
 def test_an_invalid_edit_shows_the_errors_save_shows_and_no_preview(
     admin_client, catalogue, field, value
 ):
-    programme, data = edited(admin_client, DOMESTIC, field, value)
+    programme, data = edited(admin_client, DEFERRAL, field, value)
     before = snapshot()
     previewed = admin_client.post(change_url(programme), {**data, "_preview": "1"})
     saved = admin_client.post(change_url(programme), data)
@@ -171,7 +176,8 @@ def test_an_invalid_edit_shows_the_errors_save_shows_and_no_preview(
 def test_raising_the_domestic_threshold_is_flagged_as_changing_nothing(
     admin_client, catalogue
 ):
-    exporters()
+    add_domestic_share_threshold()
+    borrowers()
     programme, data = edited(admin_client, DOMESTIC, "export_share_pct", "30")
     response = admin_client.post(
         change_url(programme), {**data, "_preview": "1"}, **CHINESE
@@ -187,24 +193,24 @@ def test_raising_the_domestic_threshold_is_flagged_as_changing_nothing(
 def test_a_threshold_that_matters_gets_no_warning_and_its_scenarios_are_listed(
     admin_client, catalogue
 ):
-    programme, data = edited(admin_client, EXPORT, "export_share_pct", "30")
+    programme, data = edited(admin_client, DEFERRAL, "bank_credit_cny", "9000000")
     response = admin_client.post(change_url(programme), {**data, "_preview": "1"})
     shown = response.context["rule_preview"]
     assert shown.shadowed == ()
     [change] = shown.changed
-    assert change.scenario.name == "share-at-threshold"
+    assert change.scenario.name == "credit-at-limit"
     assert (change.before, change.after) == (
         matching.Tier.ELIGIBLE,
-        matching.Tier.POSSIBLY_ELIGIBLE,
+        matching.Tier.NOT_ELIGIBLE,
     )
     assert change.passes is False
-    assert [f.scenario.name for f in shown.failing] == ["share-at-threshold"]
+    assert [f.scenario.name for f in shown.failing] == ["credit-at-limit"]
     html = response.content.decode()
     assert change.scenario.description in html
     assert "1 scenario would change tier" in html
-    assert "Possibly eligible" in html
+    assert "Not eligible" in html
     assert (
-        "possibly_eligible"
+        "not_eligible"
         not in html.split('id="rule-preview-title"')[1].split("</section>")[0]
     )
 

@@ -68,7 +68,7 @@ BUSINESS_TYPES: Choices = (
     ("other", _("Other")),
 )
 REGISTRATIONS: Choices = (
-    ("unregistered", _("Not registered")),
+    ("unregistered", _("Unregistered (no business licence)")),
     ("individual_business", _("Individual business (个体工商户)")),
     ("company", _("Company")),
 )

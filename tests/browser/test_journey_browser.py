@@ -96,6 +96,11 @@ def test_whole_journey_on_a_phone(browser, live_server, language, tmp_path):
     questions.locator("input[name=has_bank_loan][value=yes]").check()
     questions.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(r"/r/[^/]+/"))
+    # The deferral then asks how much bank credit the business has.
+    questions = page.locator("form.questions-form")
+    questions.locator("input[name=bank_credit_cny]").fill("300000")
+    questions.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/r/[^/]+/"))
     deferral = page.locator("section[data-section=also] #p-gov-loan-deferral")
     assert deferral.count() == 1
     assert deferral.locator(".badge.text-bg-success").count() == 1

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from programs.catalogue import loader
 from programs.models import Criterion, Programme
 from tests.browser.conftest import DESKTOP, new_page, screenshot
+from tests.test_admin_preview import add_domestic_share_threshold
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -15,6 +16,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def editor():
     loader.load_catalogue()
+    add_domestic_share_threshold()  # the rule the issue found deciding nothing
     return User.objects.create_superuser("editor", password="correct horse battery")
 
 

@@ -155,6 +155,15 @@ def test_answering_a_question_in_place_updates_the_kept_profile(client):
     assert row.has_bank_loan is True
     assert row.employees == 1  # other answers unchanged
     page = client.get(reverse("programs:results", args=[token]))
+    asked = [field.name for field, _n in page.context["next_questions"]]
+    assert "bank_credit_cny" in asked  # the deferral's other open question
+    client.post(
+        reverse("programs:answer_questions", args=[token]),
+        {"bank_credit_cny": "300000"},
+    )
+    row.refresh_from_db()
+    assert row.bank_credit_cny == 300000
+    page = client.get(reverse("programs:results", args=[token]))
     also = page.context["sections"]["also"]
     deferral = next(c for c in also if c["match"].programme.slug == "gov-loan-deferral")
     assert deferral["match"].tier == "eligible"
@@ -184,6 +193,7 @@ def test_answering_in_place_without_keeping_reposts_the_answers(client):
     for name, value in response.context["question_answers"]:
         data.setdefault(name, []).append(value)
     data["has_bank_loan"] = "yes"
+    data["bank_credit_cny"] = "300000"
     again = client.post(reverse("programs:profile_form"), data)
     assert again.status_code == HTTPStatus.OK
     [deferral] = [
