@@ -882,9 +882,9 @@ def render_scenarios(results: list[scenarios.ScenarioResult]) -> str:
         rows.append(
             (
                 "passed" if r.passed else "failed",
-                s.description,
+                s.shown_description,
                 gettext("Follows from: %(fact)s (%(source)s)")
-                % {"fact": s.fact, "source": s.source},
+                % {"fact": s.shown_fact, "source": s.source},
                 s.as_of.isoformat(),
                 lines_html(expected),
                 lines_html(actual),

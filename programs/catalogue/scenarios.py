@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from programs.engine import contract, matching
+from programs.engine import contract, matching, text
 from programs.engine.rules import State
 from programs.engine.text import jsonable
 
@@ -49,7 +49,7 @@ REQUIRED_KEYS = (
     "fact",
     "source",
 )
-OPTIONAL_KEYS = ("decided_by", "availability")
+OPTIONAL_KEYS = ("decided_by", "availability", "description_zh_hans", "fact_zh_hans")
 
 
 class ScenarioError(ValueError):
@@ -74,6 +74,24 @@ class Scenario:
     #: decided the outcome; "" when the scenario does not say.
     decided_by: str = ""
     availability: matching.Availability | None = None
+    #: The description and the fact in Simplified Chinese, for admins reading
+    #: Chinese (the source is a citation and stays as written).
+    description_zh_hans: str = ""
+    fact_zh_hans: str = ""
+
+    @property
+    def shown_description(self) -> str:
+        """Return the description in the active language (English when no Chinese is given)."""
+        if self.description_zh_hans and text.is_chinese():
+            return self.description_zh_hans
+        return self.description
+
+    @property
+    def shown_fact(self) -> str:
+        """Return the fact in the active language (English when no Chinese is given)."""
+        if self.fact_zh_hans and text.is_chinese():
+            return self.fact_zh_hans
+        return self.fact
 
     @property
     def label(self) -> str:
@@ -339,6 +357,8 @@ def _parse_entry(entry: Any, programmes: Collection[str] | None) -> Scenario:
         programme=entry["programme"],
         name=entry["name"],
         description=entry["description"].strip(),
+        description_zh_hans=str(entry.get("description_zh_hans", "")).strip(),
+        fact_zh_hans=str(entry.get("fact_zh_hans", "")).strip(),
         as_of=day,
         profile=profile,
         expected=expected,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import tomllib
 from collections import defaultdict
 from decimal import Decimal
@@ -36,11 +37,11 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def break_export_threshold() -> None:
-    """Raise Spring Thunder's export share threshold from 10% to 50% in the database."""
+def break_credit_limit() -> None:
+    """Lower the loan deferral's bank credit limit from RMB 10m to 5m in the database."""
     updated = Criterion.objects.filter(
-        programme__slug="alibaba-spring-thunder-export", field="export_share_pct"
-    ).update(value="50")
+        programme__slug="gov-loan-deferral", field="bank_credit_cny"
+    ).update(value="5000000")
     assert updated == 1
 
 
@@ -156,20 +157,16 @@ def test_command_passes_on_the_shipped_catalogue(catalogue):
 def test_a_raised_threshold_fails_the_command_naming_the_scenario_and_criterion(
     catalogue,
 ):
-    break_export_threshold()
+    break_credit_limit()
     out = StringIO()
     with pytest.raises(CommandError, match=r"scenarios, [1-9]\d* failed"):
         call_command("check_scenarios", stdout=out, stderr=StringIO())
     report = out.getvalue()
-    assert "FAIL alibaba-spring-thunder-export/share-at-threshold" in report
-    assert "expected eligible, got possibly_eligible" in report
-    assert (
-        "expected to be decided by export_share_pct, decided by export_markets"
-        in report
-    )
-    assert "export_share_pct gte 50 (group 1): not_met (answer: 10)" in report
+    assert "FAIL gov-loan-deferral/credit-at-limit" in report
+    assert "expected eligible, got not_eligible" in report
+    assert "bank_credit_cny lte 5000000 (group 3): not_met (answer: 10000000)" in report
     # Scenarios the change does not touch still pass.
-    assert "FAIL alibaba-spring-thunder-export/exporter-by-markets" not in report
+    assert "FAIL gov-loan-deferral/credit-not-answered" not in report
 
 
 @pytest.mark.django_db
@@ -192,11 +189,11 @@ def test_a_scenario_whose_programme_is_missing_fails():
 
 @pytest.mark.django_db
 def test_programme_option_runs_only_that_programmes_scenarios(catalogue):
-    break_export_threshold()
+    break_credit_limit()
     out = run("--programme", "jd-live-fee-cut")
     assert f"{len(BY_PROGRAMME['jd-live-fee-cut'])} scenarios, 0 failed" in out
     with pytest.raises(CommandError):
-        run("--programme", "alibaba-spring-thunder-export")
+        run("--programme", "gov-loan-deferral")
 
 
 @pytest.mark.django_db
@@ -313,10 +310,10 @@ def test_command_reports_file_problems_and_runs_nothing(catalogue, tmp_path):
 # -- the admin -----------------------------------------------------------------------
 
 
-def change_page(admin_client, slug: str) -> str:
+def change_page(admin_client, slug: str, **headers) -> str:
     programme = Programme.objects.get(slug=slug)
     response = admin_client.get(
-        reverse("admin:programs_programme_change", args=[programme.pk])
+        reverse("admin:programs_programme_change", args=[programme.pk]), **headers
     )
     assert response.status_code == HTTPStatus.OK
     return response.content.decode()
@@ -340,11 +337,37 @@ def test_admin_change_page_lists_the_programmes_scenarios_as_passing(
 def test_admin_change_page_shows_a_broken_rule_failing_its_scenario(
     admin_client, catalogue
 ):
-    break_export_threshold()
-    html = change_page(admin_client, "alibaba-spring-thunder-export")
-    failed = html[html.index('class="scenario-failed"') :]
-    assert failed.startswith(
-        'class="scenario-failed"><td>A small factory with exactly 10%'
-    )
+    break_credit_limit()
+    html = change_page(admin_client, "gov-loan-deferral")
+    row = 'class="scenario-failed"><td>A small factory with a bank loan and exactly RMB 10m'
+    failed = html[html.index(row) :]
     assert "fails" in failed[: failed.index("</tr>")]
-    assert "must be at least 50%" in failed[: failed.index("</tr>")]
+    assert "must be at most" in failed[: failed.index("</tr>")]
+
+
+def test_every_scenario_has_its_description_and_fact_in_chinese():
+    missing = [
+        s.label for s in SCENARIOS if not (s.description_zh_hans and s.fact_zh_hans)
+    ]
+    assert missing == []
+    latin_words = re.compile(r"[A-Za-z]{3,}")
+    for scenario in SCENARIOS:
+        # Brands may stay as written; field codes and English sentences may not.
+        words = set(
+            latin_words.findall(scenario.description_zh_hans + scenario.fact_zh_hans)
+        )
+        assert words <= ALLOWED_LATIN, (scenario.label, words - ALLOWED_LATIN)
+
+
+#: Latin words a Chinese scenario text may hold: brands without a Chinese name.
+ALLOWED_LATIN = {"Lazada", "Tmall", "World", "App", "Alipay", "WeChat", "JD", "CSV"}
+
+
+@pytest.mark.django_db
+def test_the_chinese_admin_shows_the_scenarios_in_chinese(admin_client, catalogue):
+    html = change_page(
+        admin_client, "gov-loan-deferral", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    for scenario in BY_PROGRAMME["gov-loan-deferral"]:
+        assert escape(scenario.description_zh_hans) in html
+        assert escape(scenario.description) not in html
