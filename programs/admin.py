@@ -29,7 +29,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from programs import jobs
 from programs.api import keys
 from programs.catalogue import link_checks, preview, saved_scenarios, scenarios, store
-from programs.engine import contract, matching, rules, sql
+from programs.engine import contract, matching, rules, sql, text
 from programs.engine.text import list_separator
 from programs.journey import personal_report
 from programs.models import (
@@ -965,22 +965,44 @@ class RowExporter(Protocol):
     ) -> QuerySet[StoredResult]: ...
 
 
+def too_many_to_export(
+    modeladmin: Any, request: HttpRequest, rows: QuerySet[StoredResult], fmt: str
+) -> bool:
+    """Say so and return True when the selection is too large to export in the request."""
+    limit = settings.EXPORT_QUEUE_ROWS[fmt]
+    if (count := rows.count()) <= limit:
+        return False
+    modeladmin.message_user(
+        request,
+        gettext(
+            "The selection has %(rows)s result rows, more than the %(limit)s an export "
+            "from a list writes while you wait. Use the match report's export with "
+            "filters instead: a background worker writes it and gives you a link."
+        )
+        % {"rows": text.format_number(count), "limit": text.format_number(limit)},
+        messages.WARNING,
+    )
+    return True
+
+
 @admin.action(description=_("Export selected as CSV"), permissions=["view"])
 def export_csv(
     modeladmin: RowExporter, request: HttpRequest, queryset: QuerySet[Any]
-) -> HttpResponseBase:
-    return exports.csv_response(
-        modeladmin.export_rows(request, queryset), "reliefmatch-selected.csv"
-    )
+) -> HttpResponseBase | None:
+    rows = modeladmin.export_rows(request, queryset)
+    if too_many_to_export(modeladmin, request, rows, "csv"):
+        return None
+    return exports.csv_response(rows, "reliefmatch-selected.csv")
 
 
 @admin.action(description=_("Export selected as XLSX"), permissions=["view"])
 def export_xlsx(
     modeladmin: RowExporter, request: HttpRequest, queryset: QuerySet[Any]
-) -> HttpResponseBase:
-    return exports.xlsx_response(
-        modeladmin.export_rows(request, queryset), "reliefmatch-selected.xlsx"
-    )
+) -> HttpResponseBase | None:
+    rows = modeladmin.export_rows(request, queryset)
+    if too_many_to_export(modeladmin, request, rows, "xlsx"):
+        return None
+    return exports.xlsx_response(rows, "reliefmatch-selected.xlsx")
 
 
 @admin.register(BusinessProfile)

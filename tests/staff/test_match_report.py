@@ -288,6 +288,24 @@ def test_admin_action_exports_selected_results_with_the_same_columns(client, dat
     assert {row["Contact email"] for row in rows} == {"stall@example.com"}
 
 
+@pytest.mark.parametrize("action", ["export_csv", "export_xlsx"])
+def test_an_admin_action_over_too_many_rows_points_to_the_queued_export(
+    client, data, settings, action
+):
+    settings.EXPORT_QUEUE_ROWS = {"csv": 2, "xlsx": 2}
+    client.force_login(staff("root", perm=False, superuser=True))
+    selected = StoredResult.objects.values_list("pk", flat=True)[:3]
+    response = client.post(
+        reverse("admin:programs_storedresult_changelist"),
+        {"action": action, "_selected_action": [str(pk) for pk in selected]},
+        follow=True,
+        headers={"accept-language": "zh-hans"},
+    )
+    assert "Content-Disposition" not in response
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message.startswith("所选记录有 3 行结果")
+
+
 def test_programme_admin_action_queues_a_recompute_of_stored_results(client, data):
     client.force_login(staff("root", perm=False, superuser=True))
     response = client.post(
