@@ -42,7 +42,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 from django_tasks import task  # Django 6: from django.tasks import task
@@ -185,18 +185,22 @@ def _keep_file(job_id: int, folder: str, suffix: str, source: IO[bytes]) -> str:
 
 
 def purge_job_files(*, now: datetime.datetime | None = None) -> int:
-    """Delete the files of jobs finished over JOB_FILES_KEEP_DAYS ago; return how many."""
+    """Delete the files (results, and uploads left by a failed screening) of jobs
+    finished over JOB_FILES_KEEP_DAYS ago; return how many files."""
     cutoff = (now or timezone.now()) - datetime.timedelta(
         days=settings.JOB_FILES_KEEP_DAYS
     )
-    old = BackgroundJob.objects.filter(finished_at__lt=cutoff).exclude(file="")
+    # A failed screening still holds its upload: that goes too.
+    old = BackgroundJob.objects.filter(finished_at__lt=cutoff).filter(
+        Q(file__gt="") | Q(params__has_key="upload")
+    )
     purged = 0
     for job in old.only("pk", "file", "params"):
-        job_files().delete(job.file)
-        if upload := job.params.get("upload"):
-            job_files().delete(upload)
-        BackgroundJob.objects.filter(pk=job.pk).update(file="")
-        purged += 1
+        for name in (job.file, job.params.pop("upload", "")):
+            if name:
+                job_files().delete(name)
+                purged += 1
+        BackgroundJob.objects.filter(pk=job.pk).update(file="", params=job.params)
     return purged
 
 

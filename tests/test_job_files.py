@@ -252,3 +252,25 @@ def test_a_screening_file_over_the_queued_limit_is_refused_and_nothing_is_kept(
     page = screen(adviser, "summary").content.decode()
     assert "一次最多 3 行。" in page
     assert not BackgroundJob.objects.exists()
+
+
+def test_a_failed_screenings_upload_is_purged_with_the_old_files(adviser, monkeypatch):
+    monkeypatch.setattr(screening, "MAX_SCREENING_ROWS", 2)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the worker fell over")
+
+    monkeypatch.setattr(screening, "screen", broken)
+    screen(adviser, "summary")
+    run_worker()  # the worker records the failure and goes on
+    job = BackgroundJob.objects.get()
+    assert job.state == BackgroundJob.State.FAILED
+    upload = job.params["upload"]
+    assert jobs.job_files().exists(upload)
+
+    later = timezone.now() + datetime.timedelta(days=8)
+    assert jobs.purge_job_files(now=later) == 1
+    assert not jobs.job_files().exists(upload)
+    job.refresh_from_db()
+    assert "upload" not in job.params
+    assert jobs.purge_job_files(now=later) == 0  # nothing left to purge
