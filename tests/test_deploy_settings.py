@@ -213,15 +213,17 @@ def test_debug_serves_plain_http_unless_https_is_asked_for():
         ({"DJANGO_TRUSTED_PROXIES": "::/0"}, "'::/0' matches far"),
         ({"DJANGO_TRUSTED_PROXIES": "*"}, "'*' is not an IP address"),
         ({"DJANGO_TRUSTED_PROXIES": "0.0.0.0"}, "'0.0.0.0' matches far"),
+        ({"DJANGO_SECRET_KEY": None}, "Set the DJANGO_SECRET_KEY environment variable"),
     ],
 )
-def test_a_proxy_setting_that_cannot_be_right_stops_the_app_from_starting(
+def test_a_setting_that_cannot_be_right_stops_the_app_with_one_line_naming_it(
     environment, named
 ):
     result = run(["manage.py", "check"], **environment)
     assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
+    assert result.stderr.startswith("Cannot start: ")
     assert named in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_gunicorn_trusts_forwarded_headers_from_the_same_proxies_as_django(
