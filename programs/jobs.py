@@ -96,10 +96,7 @@ def enqueue_recompute(
             programme_id=pk,
             requested_by=requested_by,
         )
-        result = recompute_stored_results.enqueue(job.pk)
-        BackgroundJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
-        job.task_id = str(result.id)
-        queued.append((job, True))
+        queued.append((_enqueue(job, recompute_stored_results), True))
     return queued
 
 
@@ -123,10 +120,7 @@ def enqueue_alerts(
     job = BackgroundJob.objects.create(
         kind=BackgroundJob.Kind.ALERTS, requested_by=requested_by
     )
-    result = send_match_alerts.enqueue(job.pk, today.isoformat() if today else None)
-    BackgroundJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
-    job.task_id = str(result.id)
-    return job
+    return _enqueue(job, send_match_alerts, today.isoformat() if today else None)
 
 
 def enqueue_export(
@@ -161,8 +155,9 @@ def enqueue_screening(
     return _enqueue(job, screen_csv_file)
 
 
-def _enqueue(job: BackgroundJob, work: Any) -> BackgroundJob:
-    result = work.enqueue(job.pk)
+def _enqueue(job: BackgroundJob, work: Any, *args: Any) -> BackgroundJob:
+    """Queue ``work(job.pk, *args)`` and note its task's id on the job."""
+    result = work.enqueue(job.pk, *args)
     BackgroundJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
     job.task_id = str(result.id)
     return job

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import factory
+from django.contrib.auth.models import Permission, User
 
 from programs.catalogue import store
 from programs.journey import kept
-from programs.models import BusinessProfile, Criterion, Programme, Provider
+from programs.models import (
+    BusinessProfile,
+    Criterion,
+    PartnerAccount,
+    Programme,
+    Provider,
+)
 
 
 class ProviderFactory(factory.django.DjangoModelFactory):
@@ -69,3 +76,26 @@ def kept_profile(profile, *, as_of, **consent):
         language="en",
     )
     return row
+
+
+def staff_user(
+    username: str,
+    *permissions: str,
+    partner: str | None = None,
+    superuser: bool = False,
+) -> User:
+    """A staff account with these permission codenames, partner of a provider's slug."""
+    user = User.objects.create_user(
+        username, password="pw", is_staff=True, is_superuser=superuser
+    )
+    user.user_permissions.add(*Permission.objects.filter(codename__in=permissions))
+    if partner:
+        PartnerAccount.objects.create(
+            user=user, provider=Provider.objects.get(slug=partner)
+        )
+    return User.objects.get(pk=user.pk)  # without the cached permissions
+
+
+def report_viewer(username: str, *, partner: str | None = None) -> User:
+    """A staff account allowed to see the match report, partner of a provider's slug."""
+    return staff_user(username, "view_match_report", partner=partner)

@@ -12,7 +12,6 @@ from io import StringIO
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils.html import escape
@@ -20,13 +19,12 @@ from django.utils.html import escape
 from programs.catalogue import saved_scenarios, scenarios, store
 from programs.engine import contract, matching
 from programs.models import (
-    PartnerAccount,
     Programme,
-    Provider,
     SavedScenario,
     WrongAnswerReport,
 )
 from tests.builders import STALL
+from tests.factories import staff_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
@@ -72,16 +70,6 @@ def reports(client):
         "jd-private": send(client, JD, "The amount is wrong.", consent=False),
         "mybank": send(client, MYBANK, "MYbank turned me down."),
     }
-
-
-def staff(username: str, *perms: str, partner: str | None = None) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=perms))
-    if partner:
-        PartnerAccount.objects.create(
-            user=user, provider=Provider.objects.get(slug=partner)
-        )
-    return User.objects.get(pk=user.pk)
 
 
 def listed(response) -> set[str]:
@@ -386,7 +374,7 @@ def test_a_saved_scenario_also_in_the_file_runs_once(admin_client, reports, tmp_
 
 
 def test_a_partner_sees_only_their_providers_reports_and_no_answers(client, reports):
-    client.force_login(staff("jd-partner", "view_wronganswerreport", partner="jd"))
+    client.force_login(staff_user("jd-partner", "view_wronganswerreport", partner="jd"))
     response = client.get(CHANGELIST)
     assert response.status_code == HTTPStatus.OK
     assert listed(response) == {reports["jd"].sentence, reports["jd-private"].sentence}
@@ -409,7 +397,7 @@ def test_a_partner_sees_only_their_providers_reports_and_no_answers(client, repo
 def test_a_partner_can_neither_make_nor_see_scenarios_nor_delete_reports(
     client, reports
 ):
-    partner = staff(
+    partner = staff_user(
         "jd-partner",
         "view_wronganswerreport",
         "delete_wronganswerreport",
@@ -435,5 +423,5 @@ def test_a_partner_can_neither_make_nor_see_scenarios_nor_delete_reports(
 
 
 def test_staff_without_the_permission_see_no_reports(client, reports):
-    client.force_login(staff("plain"))
+    client.force_login(staff_user("plain"))
     assert client.get(CHANGELIST).status_code == HTTPStatus.FORBIDDEN

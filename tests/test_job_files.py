@@ -13,7 +13,6 @@ from http import HTTPStatus
 
 import openpyxl
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import override_settings
@@ -22,7 +21,8 @@ from django.utils import timezone
 
 from programs import jobs
 from programs.api import screening
-from programs.models import BackgroundJob, PartnerAccount, Provider, StoredResult
+from programs.models import BackgroundJob, StoredResult
+from tests.factories import report_viewer
 
 # kept: the shipped catalogue and four kept profiles, a fixture every test uses.
 from tests.test_background_jobs import kept, run_worker  # noqa: F401
@@ -44,19 +44,9 @@ def export_url(fmt: str, query: str = "") -> str:
     return f"{url}?{query}" if query else url
 
 
-def staff(username: str, *, partner: str | None = None) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_match_report"))
-    if partner:
-        PartnerAccount.objects.create(
-            user=user, provider=Provider.objects.get(slug=partner)
-        )
-    return User.objects.get(pk=user.pk)
-
-
 @pytest.fixture
 def adviser(client):
-    client.force_login(staff("adviser"))
+    client.force_login(report_viewer("adviser"))
     return client
 
 
@@ -129,7 +119,7 @@ def test_a_large_xlsx_export_keeps_the_filters_and_the_language(adviser):
 
 
 def test_a_partners_queued_export_has_only_their_providers_rows(client):
-    client.force_login(staff("meituan-partner", partner="meituan"))
+    client.force_login(report_viewer("meituan-partner", partner="meituan"))
     with override_settings(EXPORT_QUEUE_ROWS=QUEUE_ALL):
         job = queue_export(client, "csv")
     run_worker()
@@ -145,7 +135,7 @@ def test_only_the_requester_sees_or_downloads_a_jobs_file(adviser, client):
         job = queue_export(adviser, "csv")
     run_worker()
 
-    client.force_login(staff("colleague"))
+    client.force_login(report_viewer("colleague"))
     for name in ("admin:programs_job_file", "admin:programs_job_file_download"):
         assert client.get(reverse(name, args=[job.pk])).status_code == 404
 

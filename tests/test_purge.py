@@ -9,7 +9,6 @@ from dataclasses import asdict
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -20,14 +19,12 @@ from django.utils import timezone
 from programs.catalogue import loader
 from programs.models import (
     BusinessProfile,
-    PartnerAccount,
-    Provider,
     PurgedTally,
     SentAlert,
     StoredResult,
 )
 from tests.builders import make_profile
-from tests.factories import kept_profile
+from tests.factories import kept_profile, report_viewer
 
 pytestmark = pytest.mark.django_db
 
@@ -148,16 +145,6 @@ def profiles():
             reason="2020-06-30",
         )
     return {"old": old, "young": young}
-
-
-def staff(username: str, *, partner: str | None = None) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_match_report"))
-    if partner:
-        PartnerAccount.objects.create(
-            user=user, provider=Provider.objects.get(slug=partner)
-        )
-    return User.objects.get(pk=user.pk)
 
 
 def purge(*args: str) -> str:
@@ -319,7 +306,7 @@ def query_id(query: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("query", FILTERS, ids=query_id)
 def test_report_counts_are_the_same_before_and_after_the_purge(client, profiles, query):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     before = counts(client, query)
     purge("--older-than", "30")
     assert counts(client, query) == before
@@ -329,21 +316,21 @@ def test_report_counts_are_the_same_before_and_after_the_purge(client, profiles,
 def test_partner_counts_are_the_same_before_and_after_the_purge(
     client, profiles, query
 ):
-    client.force_login(staff("jd-team", partner="jd"))
+    client.force_login(report_viewer("jd-team", partner="jd"))
     before = counts(client, query)
     purge("--older-than", "30")
     assert counts(client, query) == before
 
 
 def test_smallest_batches_leave_the_same_counts(client, profiles):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     before = [counts(client, query) for query in FILTERS]
     purge("--older-than", "30", "--batch-size", "1")
     assert [counts(client, query) for query in FILTERS] == before
 
 
 def test_report_page_says_it_counts_purged_businesses(client, profiles):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     assert (
         "deleted after the retention period" not in client.get(REPORT).content.decode()
     )
@@ -360,7 +347,7 @@ def test_report_page_says_it_counts_purged_businesses(client, profiles):
 def test_dates_cutting_through_a_month_leave_its_purged_businesses_out_and_say_so(
     client, profiles
 ):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     purge("--older-than", "30")
     response = client.get(REPORT, {"submitted_from": "2024-01-05"})
     summary = response.context["summary"]
@@ -373,7 +360,7 @@ def test_dates_cutting_through_a_month_leave_its_purged_businesses_out_and_say_s
 
 
 def test_exports_after_the_purge_hold_live_rows_only(client, profiles):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     young = [row.pk for row in profiles["young"]]
     purge("--older-than", "30")
     response = client.get(EXPORT_CSV)
@@ -390,7 +377,7 @@ def test_deleting_a_programme_takes_its_purged_counts_as_it_takes_live_rows(
 ):
     from programs.models import Programme
 
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     purge("--older-than", "30")
     Programme.objects.get(slug="jd-spark").delete()
     summary = client.get(REPORT).context["summary"]

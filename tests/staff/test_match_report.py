@@ -12,9 +12,9 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from programs.catalogue import loader
-from programs.models import BackgroundJob, PartnerAccount, Provider, StoredResult
+from programs.models import BackgroundJob, StoredResult
 from tests.builders import make_profile
-from tests.factories import kept_profile
+from tests.factories import kept_profile, report_viewer, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -66,25 +66,6 @@ def data():
     return {"sharing": sharing, "private": private, "restaurant": restaurant}
 
 
-def staff(
-    username: str,
-    *,
-    perm: bool = True,
-    partner: str | None = None,
-    superuser: bool = False,
-) -> User:
-    user = User.objects.create_user(
-        username, password="pw", is_staff=True, is_superuser=superuser
-    )
-    if perm:
-        user.user_permissions.add(Permission.objects.get(codename="view_match_report"))
-    if partner:
-        PartnerAccount.objects.create(
-            user=user, provider=Provider.objects.get(slug=partner)
-        )
-    return User.objects.get(pk=user.pk)
-
-
 def csv_rows(response) -> list[dict[str, str]]:
     content = b"".join(response.streaming_content).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(content)))
@@ -106,16 +87,16 @@ def test_anonymous_users_are_sent_to_log_in(client, data, url):
     "url", [REPORT, export_url("csv"), export_url("xlsx"), export_url("pdf")]
 )
 def test_staff_without_the_report_permission_are_refused(client, data, url):
-    client.force_login(staff("plain", perm=False))
+    client.force_login(staff_user("plain"))
     assert client.get(url).status_code == HTTPStatus.FORBIDDEN
 
 
 @pytest.mark.parametrize("who", ["analyst", "superuser", "partner"])
 def test_permitted_users_see_the_report_with_charts(client, data, who):
     user = {
-        "analyst": lambda: staff("analyst"),
-        "superuser": lambda: staff("root", perm=False, superuser=True),
-        "partner": lambda: staff("jd-team", partner="jd"),
+        "analyst": lambda: report_viewer("analyst"),
+        "superuser": lambda: staff_user("root", superuser=True),
+        "partner": lambda: report_viewer("jd-team", partner="jd"),
     }[who]()
     client.force_login(user)
     response = client.get(REPORT)
@@ -126,7 +107,7 @@ def test_permitted_users_see_the_report_with_charts(client, data, who):
 
 
 def test_unknown_export_format_is_404(client, data):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     assert client.get(export_url("docx")).status_code == HTTPStatus.NOT_FOUND
 
 
@@ -134,7 +115,7 @@ def test_unknown_export_format_is_404(client, data):
 
 
 def test_filters_narrow_rows_and_summary(client, data):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     everything = client.get(REPORT).context["summary"]
     assert everything.rows == 3 * 16
     assert everything.profiles == 3
@@ -170,7 +151,7 @@ def test_filters_narrow_rows_and_summary(client, data):
     ],
 )
 def test_bad_filter_values_are_reported_and_ignored(client, data, query):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     response = client.get(REPORT, query)
     assert response.status_code == HTTPStatus.OK
     assert response.context["form"].errors
@@ -178,7 +159,7 @@ def test_bad_filter_values_are_reported_and_ignored(client, data, query):
 
 
 def test_csv_export_follows_the_filters(client, data):
-    client.force_login(staff("analyst"))
+    client.force_login(report_viewer("analyst"))
     rows = csv_rows(client.get(export_url("csv"), {"province": "CN-SH"}))
     assert len(rows) == 16
     assert {row["Province"] for row in rows} == {"Shanghai"}
@@ -188,7 +169,7 @@ def test_csv_export_follows_the_filters(client, data):
 
 
 def test_partner_sees_only_their_providers_programmes(client, data):
-    client.force_login(staff("jd-team", partner="jd"))
+    client.force_login(report_viewer("jd-team", partner="jd"))
     summary = client.get(REPORT).context["summary"]
     jd = set(
         StoredResult.objects.filter(programme__provider__slug="jd").values_list(
@@ -206,7 +187,7 @@ def test_partner_sees_only_their_providers_programmes(client, data):
     "query", [{"provider": "mybank"}, {"programme": "mybank-contact-free-loans"}]
 )
 def test_partner_cannot_filter_their_way_to_other_providers(client, data, query):
-    client.force_login(staff("jd-team", partner="jd"))
+    client.force_login(report_viewer("jd-team", partner="jd"))
     summary = client.get(REPORT, query).context["summary"]
     assert {slug for slug, _name, _counts in summary.per_programme} <= {
         "jd-spark",
@@ -225,7 +206,7 @@ def test_partner_cannot_filter_their_way_to_other_providers(client, data, query)
 def test_partner_exports_withhold_contacts_of_businesses_that_did_not_consent(
     client, data
 ):
-    client.force_login(staff("jd-team", partner="jd"))
+    client.force_login(report_viewer("jd-team", partner="jd"))
     rows = csv_rows(client.get(export_url("csv")))
     emails = {row["Contact email"] for row in rows}
     assert emails == {"stall@example.com", ""}
@@ -244,7 +225,7 @@ def test_partner_exports_withhold_contacts_of_businesses_that_did_not_consent(
 
 
 def test_partner_cannot_open_other_providers_rows_in_the_admin_lists(client, data):
-    partner = staff("jd-team", partner="jd")
+    partner = report_viewer("jd-team", partner="jd")
     partner.user_permissions.add(Permission.objects.get(codename="view_storedresult"))
     partner.user_permissions.add(
         Permission.objects.get(codename="view_businessprofile")
@@ -274,7 +255,7 @@ def test_partner_cannot_open_other_providers_rows_in_the_admin_lists(client, dat
 
 
 def test_admin_action_exports_selected_results_with_the_same_columns(client, data):
-    user = staff("root", perm=False, superuser=True)
+    user = staff_user("root", superuser=True)
     client.force_login(user)
     selected = StoredResult.objects.filter(profile=data["sharing"]).values_list(
         "pk", flat=True
@@ -293,7 +274,7 @@ def test_an_admin_action_over_too_many_rows_points_to_the_queued_export(
     client, data, settings, action
 ):
     settings.EXPORT_QUEUE_ROWS = {"csv": 2, "xlsx": 2}
-    client.force_login(staff("root", perm=False, superuser=True))
+    client.force_login(staff_user("root", superuser=True))
     selected = StoredResult.objects.values_list("pk", flat=True)[:3]
     response = client.post(
         reverse("admin:programs_storedresult_changelist"),
@@ -307,7 +288,7 @@ def test_an_admin_action_over_too_many_rows_points_to_the_queued_export(
 
 
 def test_programme_admin_action_queues_a_recompute_of_stored_results(client, data):
-    client.force_login(staff("root", perm=False, superuser=True))
+    client.force_login(staff_user("root", superuser=True))
     response = client.post(
         reverse("admin:programs_programme_changelist"),
         {
