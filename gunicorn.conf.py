@@ -11,13 +11,15 @@ worker serves (post_worker_init below), so a thread never waits for a connection
 
 import os
 
+from reliefmatch.gunicorn_worker import health_bind
+
 # The app's address, and the health listener's (GUNICORN_HEALTH_BIND, empty to
 # leave it out): connections to the latter are served by a thread of their own
 # in each worker, so /healthz answers at once even when every thread is busy
 # (reliefmatch/gunicorn_worker.py). Keep both on loopback behind nginx.
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
-if health_bind := os.environ.get("GUNICORN_HEALTH_BIND", "127.0.0.1:8001").strip():
-    bind.append(health_bind)
+if health_address := health_bind():
+    bind.append(health_address)
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # gthread, with the health listener's thread.
 worker_class = "reliefmatch.gunicorn_worker.ThreadWorker"

@@ -33,10 +33,14 @@ from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 HEALTH_THREADS = 1
 
 
+def health_bind() -> str:
+    """Return the health listener's address, GUNICORN_HEALTH_BIND; empty for none."""
+    return os.environ.get("GUNICORN_HEALTH_BIND", "127.0.0.1:8001").strip()
+
+
 def health_address() -> tuple[str, int] | None:
-    """Return the health listener's (host, port) from GUNICORN_HEALTH_BIND, or None."""
-    bind = os.environ.get("GUNICORN_HEALTH_BIND", "127.0.0.1:8001").strip()
-    if not bind:
+    """Return the health listener's (host, port), or None when there is none."""
+    if not (bind := health_bind()):
         return None
     host, _, port = bind.rpartition(":")
     return host.strip("[]"), int(port)
